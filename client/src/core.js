@@ -1,0 +1,292 @@
+// ssibake-update: asks the user to reload when ssibake has published a new build.
+//
+// This file is the shared body of both published forms. It is not loaded on its own:
+// scripts/build.mjs appends src/module.js (ES module exports) or src/classic.js (a global,
+// wrapped in an IIFE) and minifies the result into dist/. See README.md for the behaviour.
+//
+// Shared state (one localStorage entry per version-file URL, mirrored to the other tabs over a
+// BroadcastChannel, or through the `storage` event where there is none):
+//   t  time of the last check by any tab (ms since the epoch)
+//   id build ID found by that check      at its builtAt
+//   e  consecutive failed checks (drives the exponential back-off)
+//   s  "Later" pressed: do not ask before this time (ms)
+//   k  "Skip this version" pressed for this build ID
+
+// Built-in texts; `lang` picks one (default: <html lang>), `texts` overrides any of them.
+const TEXTS = {
+  en: {
+    msg: "A new version of this page is available.",
+    reload: "Reload",
+    later: "Later",
+    skip: "Skip this version",
+  },
+  ko: {
+    msg: "이 페이지의 새 버전이 있습니다.",
+    reload: "새로고침",
+    later: "나중에",
+    skip: "이 버전 건너뛰기",
+  },
+};
+
+const doc = document;
+const EVENT = "ssibake:update";
+// A page only trusts answers newer than itself: an answer a tab fetched before this page was
+// loaded may name the build this page already is, or an older one.
+const loadedAt = Date.now();
+
+let opt; // effective options (see init)
+let key; // localStorage key and BroadcastChannel name
+let state = {}; // last known shared state
+let chan; // BroadcastChannel, if the browser has one
+let running = false;
+let started = false; // init() ran (explicitly or automatically)
+let listening = false;
+let timer; // next poll
+let nap; // end of a "Later" snooze
+let announced; // build ID this tab last announced (event or notice)
+let box; // the notice element, while shown
+let ownScript; // the <script> element this code came from (set by the wrapper)
+
+const now = () => Date.now();
+const meta = (name) => {
+  const m = doc.querySelector(`meta[name="${name}"]`);
+  return m && m.content;
+};
+
+// ---- shared state ---------------------------------------------------------------------------
+
+function read() {
+  try {
+    state = JSON.parse(localStorage.getItem(key)) || state;
+  } catch (e) {
+    // No storage (blocked, private mode): every tab keeps its own state.
+  }
+  return state;
+}
+
+// Merges `patch` into the shared state, stores it, tells the other tabs, and re-evaluates.
+function write(patch) {
+  Object.assign(read(), patch);
+  try {
+    localStorage.setItem(key, JSON.stringify(state));
+  } catch (e) {}
+  if (chan) chan.postMessage(state);
+  update();
+}
+
+// Another tab changed the state: show or hide the notice, and re-plan the next poll from the
+// new last-check time (this is what makes all tabs together poll once per interval).
+function heard(s) {
+  state = s || read();
+  update();
+  schedule();
+}
+
+// ---- polling --------------------------------------------------------------------------------
+
+// The interval after the last check, in ms: doubled after each failure, up to 16 times.
+const due = (s) => opt.interval * 1e3 * 2 ** Math.min(s.e || 0, 4);
+
+// Plans the next poll: one interval after the last check by any tab (or after this page was
+// loaded), plus a random 0 to 10% so that tabs do not all wake up together. Hidden tabs plan
+// nothing: visibilitychange wakes them up.
+function schedule() {
+  clearTimeout(timer);
+  if (!running || doc.hidden) return;
+  const s = read();
+  timer = setTimeout(
+    check,
+    Math.max(s.t || 0, loadedAt) + due(s) * (1 + Math.random() * opt.jitter) - now(),
+  );
+}
+
+// force: 0 timer (poll if the last check is an interval old), 1 woken up (tab visible again,
+// focus, online: poll unless some tab checked in the last minute), 2 checkNow() (always).
+// Web Locks make "is it due? then claim it" atomic across tabs; without them (Safari < 15.4)
+// two tabs may rarely both poll.
+function check(force) {
+  clearTimeout(timer);
+  if (!running || doc.hidden) return Promise.resolve();
+  const run = () => {
+    const s = read();
+    const age = now() - (s.t || 0);
+    if (force != 2 && age < (force ? Math.min(due(s), 6e4) : due(s))) return schedule();
+    write({ t: now() }); // claim: the other tabs now wait for our answer
+    return poll();
+  };
+  return navigator.locks ? navigator.locks.request(key, run) : Promise.resolve(run());
+}
+
+// One conditional request: `cache: "no-cache"` revalidates the cached copy with its ETag, so an
+// unchanged version file costs a 304 and no body. No cache-busting query on purpose.
+async function poll() {
+  try {
+    const r = await fetch(opt.url, { cache: "no-cache" });
+    if (!r.ok) throw r.status;
+    const v = await r.json();
+    if (!v.buildId) throw v;
+    write({ t: now(), id: "" + v.buildId, at: v.builtAt, e: 0 });
+  } catch (err) {
+    write({ t: now(), e: (state.e || 0) + 1 });
+  }
+  schedule();
+}
+
+// ---- the notice -----------------------------------------------------------------------------
+
+// Decides, from the shared state, whether this tab should ask; announces a build once.
+function update() {
+  const s = state;
+  const latest = s.id;
+  clearTimeout(nap);
+  if (s.s > now()) nap = setTimeout(update, s.s - now());
+  if (
+    !running ||
+    !latest ||
+    !(s.t >= loadedAt) ||
+    latest == opt.current ||
+    latest == s.k ||
+    s.s > now()
+  ) {
+    // Nothing to ask (any more): an app that took over hears it, e.g. "Later" in another tab.
+    if (announced) dispatchEvent(new Event("ssibake:dismiss"));
+    announced = 0;
+    return hide();
+  }
+  if (announced == latest) return;
+  announced = latest;
+  // The app may take over: preventDefault() on this event replaces the built-in notice.
+  const ev = new CustomEvent(EVENT, {
+    cancelable: true,
+    detail: { current: opt.current, latest, builtAt: s.at },
+  });
+  if (dispatchEvent(ev)) show();
+}
+
+function show() {
+  hide();
+  // Texts: English, overlaid with the page's language (lang option, else <html lang>, by its
+  // first two letters), overlaid with the texts option.
+  const lang = (opt.lang || doc.documentElement.lang || "").slice(0, 2).toLowerCase();
+  const t = Object.assign({}, TEXTS.en, TEXTS[lang], opt.texts);
+  const el = (tag, text, onclick) => {
+    const e = doc.createElement(tag);
+    e.textContent = text;
+    if (onclick) e.onclick = onclick;
+    return e;
+  };
+  // :where() keeps specificity at zero, so any app rule for .ssibake-update wins.
+  const css = el(
+    "style",
+    ":where(.ssibake-update){position:fixed;z-index:2147483647;bottom:1em;right:1em;max-width:24em;" +
+      "padding:.8em 1em;background:#fff;color:#111;border:1px solid #888;border-radius:6px;" +
+      "box-shadow:0 2px 8px #0004;font:15px/1.4 system-ui,sans-serif}" +
+      ":where(.ssibake-update button){margin:.5em .5em 0 0;font:inherit;cursor:pointer}",
+  );
+  box = el("div");
+  box.className = "ssibake-update";
+  // A live region: screen readers announce what is put into it (filled just after insertion,
+  // as announcements of content inserted together with the region are unreliable).
+  box.setAttribute("role", "status");
+  box.setAttribute("aria-live", "polite");
+  box.onkeydown = (e) => e.key == "Escape" && later();
+  const b = box;
+  doc.body.append(b);
+  b.append(css);
+  setTimeout(
+    () =>
+      b.append(
+        el("p", t.msg),
+        el("button", t.reload, reload),
+        el("button", t.later, later),
+        el("button", t.skip, skip),
+      ),
+    50,
+  );
+}
+
+function hide() {
+  if (box) box.remove();
+  box = 0;
+}
+
+// ---- API ------------------------------------------------------------------------------------
+
+// Reloads the page (the only way this script ever reloads it).
+function reload() {
+  location.reload();
+}
+
+// Hides the notice in every tab and asks again after the snooze (stored, so it survives a
+// reload and applies to every tab of the site).
+function later() {
+  write({ s: now() + opt.snooze * 1e3 });
+}
+
+// Never asks again about the build that is live now; a later build is announced again.
+function skip() {
+  write({ k: state.id });
+}
+
+// Stops polling and removes the notice in this tab; init() starts again.
+function stop() {
+  running = false;
+  clearTimeout(timer);
+  clearTimeout(nap);
+  hide();
+}
+
+// Polls now, whatever the schedule; resolves when the answer is in.
+function checkNow() {
+  return check(2);
+}
+
+// Starts (or restarts with new options). Options, each also settable as data-* on the script
+// tag (url, interval, snooze, lang): see README.md.
+function init(options) {
+  stop();
+  started = true;
+  const ds = (ownScript && ownScript.dataset) || {};
+  opt = Object.assign(
+    {
+      url: meta("build-id-url") || "/version.json",
+      interval: 300,
+      snooze: 1800,
+      jitter: 0.1,
+      current: meta("build-id"),
+    },
+    ds,
+    options,
+  );
+  opt.interval = +opt.interval;
+  opt.snooze = +opt.snooze;
+  if (!opt.current) return api; // no baseline: nothing to compare with
+  key = "ssibake-update:" + opt.url;
+  state = {};
+  if (chan) chan.close();
+  chan = self.BroadcastChannel && new BroadcastChannel(key);
+  if (chan) chan.onmessage = (e) => heard(e.data);
+  if (!listening) {
+    listening = true;
+    const wake = () => check(1);
+    doc.addEventListener("visibilitychange", wake);
+    addEventListener("focus", wake);
+    addEventListener("online", wake);
+    if (!chan) addEventListener("storage", (e) => e.key == key && heard());
+  }
+  running = true;
+  heard();
+  return api;
+}
+
+const api = { init, checkNow, reload, later, skip, stop };
+
+// Starts with the page's configuration once the document is parsed, unless the script tag has
+// data-manual or the app called init() first.
+function boot(script) {
+  ownScript = script;
+  if (script && script.hasAttribute("data-manual")) return;
+  const auto = () => started || init();
+  if (doc.readyState == "loading") doc.addEventListener("DOMContentLoaded", auto);
+  else setTimeout(auto);
+}

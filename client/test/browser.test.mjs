@@ -1,0 +1,277 @@
+// End to end, in headless Debian Chromium: the example app in test/app/ baked by ssibake
+// (SSIBAKE_BIN), served from 127.0.0.1 by helpers.serve(), the client polling every POLL
+// seconds with a SNOOZE-second "Later". A deploy is a rebake into a new directory and a switch
+// of the server's root.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  POLL,
+  SNOOZE,
+  bake,
+  checkBaker,
+  copyApp,
+  launch,
+  rawChromium,
+  serve,
+  sleep,
+  until,
+  versionOf,
+} from "./helpers.mjs";
+
+const INTERVAL = POLL * 1000;
+// The client waits interval × (1 + 0..10% jitter); allow a little for scheduling and rendering.
+const ONE_INTERVAL = INTERVAL * 1.1 + 1000;
+
+const NOTICE = ".ssibake-update";
+const change = (app, text) => fs.writeFileSync(path.join(app, "content.html"), `<p>${text}</p>\n`);
+
+let browser;
+before(async () => {
+  checkBaker();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A fresh browser profile (own localStorage) with the page(s) open; `server` serves `dir`. */
+async function open(server, ...tabs) {
+  const context = await browser.newContext();
+  const pages = [];
+  for (const [tab, page = "index.html"] of tabs) {
+    const p = await context.newPage();
+    await p.goto(`${server.origin}/${page}?tab=${tab}`);
+    // Set once per document: still there means the page was not reloaded.
+    await p.evaluate(() => (window.__sameDocument = true));
+    pages.push(p);
+  }
+  return { context, pages };
+}
+
+const visible = (page) => page.locator(NOTICE).isVisible();
+const sameDocument = (page) => page.evaluate(() => window.__sameDocument === true);
+
+describe("one tab", { timeout: 60_000 }, () => {
+  let app, server, context, page;
+  before(async () => {
+    app = copyApp();
+    server = await serve(bake(app));
+    ({ context, pages: [page] } = await open(server, ["a"]));
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("unchanged polls are answered 304 and nobody is asked", async (t) => {
+    await until(() => server.polls("a").length >= 3, 3 * ONE_INTERVAL + 1000, "three polls");
+    const polls = server.polls("a");
+    // The first poll may be a 200 (nothing cached yet); every later one is a revalidation.
+    assert.deepEqual(
+      polls.slice(1).map((p) => p.status),
+      polls.slice(1).map(() => 304),
+    );
+    assert.equal(await visible(page), false);
+    // The numbers for README.md: bytes on the wire for one unchanged poll, and per hour at the
+    // default interval (300 s, +5% average jitter).
+    const p = polls[polls.length - 1];
+    const perHour = Math.round((3600 / (300 * 1.05)) * (p.bytesIn + p.bytesOut));
+    t.diagnostic(
+      `one unchanged poll: request ${p.bytesIn} B + 304 response ${p.bytesOut} B = ${p.bytesIn + p.bytesOut} B; ` +
+        `${(3600 / (300 * 1.05)).toFixed(2)} polls/hour at the default 300 s interval => ${perHour} B/hour per tab`,
+    );
+    // SSIBAKE_SHOW_WIRE=1 prints that poll's request and response as they were on the wire.
+    if (process.env.SSIBAKE_SHOW_WIRE) t.diagnostic(`\n${p.request}${p.response}`);
+  });
+
+  test("an identical rebake prompts nobody", async () => {
+    const before = versionOf(server.root).buildId;
+    const out = bake(app);
+    assert.equal(versionOf(out).buildId, before, "an identical rebake keeps the build ID");
+    server.root = out;
+    const n = server.polls("a").length;
+    await until(() => server.polls("a").length >= n + 2, 2 * ONE_INTERVAL + 1000, "two more polls");
+    assert.equal(await visible(page), false);
+  });
+
+  let deployedAt;
+  test("after a rebake with a change the notice appears within one interval", async () => {
+    change(app, "Second release.");
+    const out = bake(app);
+    assert.notEqual(versionOf(out).buildId, versionOf(server.root).buildId);
+    server.root = out;
+    deployedAt = Date.now();
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL });
+    const notice = page.getByRole("status");
+    assert.match(await notice.innerText(), /A new version of this page is available/);
+    assert.equal(await notice.getAttribute("aria-live"), "polite");
+    for (const name of ["Reload", "Later", "Skip this version"]) {
+      assert.equal(await notice.getByRole("button", { name }).count(), 1, `button ${name}`);
+    }
+    assert.ok(await sameDocument(page), "never reloads by itself");
+  });
+
+  test("Later hides the notice without reloading, and it returns after the snooze", async () => {
+    await page.getByRole("button", { name: "Later" }).click();
+    const hiddenAt = Date.now();
+    assert.equal(await visible(page), false);
+    // Polls go on during the snooze, and the notice stays away.
+    const n = server.polls("a").length;
+    await until(() => server.polls("a").length > n, ONE_INTERVAL, "a poll during the snooze");
+    assert.equal(await visible(page), false);
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    const back = Date.now() - hiddenAt;
+    assert.ok(back >= SNOOZE * 1000 - 100, `back after ${back} ms, before the ${SNOOZE} s snooze`);
+    assert.ok(await sameDocument(page), "Later does not reload");
+  });
+
+  test("Escape in the notice means Later", async () => {
+    await page.getByRole("button", { name: "Reload" }).focus();
+    await page.keyboard.press("Escape");
+    assert.equal(await visible(page), false);
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+  });
+
+  test("Skip this version silences that build, not the next", async () => {
+    await page.getByRole("button", { name: "Skip this version" }).click();
+    assert.equal(await visible(page), false);
+    // Longer than the snooze and two polls: still nothing.
+    const n = server.polls("a").length;
+    await sleep(SNOOZE * 1000 + 200);
+    await until(() => server.polls("a").length >= n + 2, 2 * ONE_INTERVAL, "two polls after Skip");
+    assert.equal(await visible(page), false);
+    // The next build is announced again.
+    change(app, "Third release.");
+    server.root = bake(app);
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL });
+    assert.ok(await sameDocument(page));
+  });
+
+  test("Reload loads the new build", async () => {
+    const latest = versionOf(server.root).buildId;
+    assert.notEqual(await page.locator("#build").innerText(), latest);
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Reload" }).click()]);
+    assert.equal(await sameDocument(page), false, "a new document");
+    assert.equal(await page.locator("#build").innerText(), latest);
+    assert.equal(await page.locator('meta[name="build-id"]').getAttribute("content"), latest);
+    assert.match(await page.content(), /Third release/);
+    // Up to date now: polls go on, nobody is asked.
+    const n = server.polls("a").length;
+    await until(() => server.polls("a").length >= n + 1, ONE_INTERVAL + 500, "a poll after the reload");
+    assert.equal(await visible(page), false);
+  });
+});
+
+describe("two tabs", { timeout: 60_000 }, () => {
+  let app, server, context, a, b;
+  before(async () => {
+    app = copyApp();
+    server = await serve(bake(app));
+    // Tab b is the Korean page: <html lang="ko"> picks the Korean texts.
+    ({ context, pages: [a, b] } = await open(server, ["a"], ["b", "ko.html"]));
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("two tabs make one poll per interval in total", async () => {
+    await sleep(500); // let the load-time wake-ups (focus) settle
+    const start = server.log.length;
+    const window = 6 * INTERVAL;
+    await sleep(window);
+    const polls = server.log.slice(start);
+    // One tab alone polls window / interval times (jitter only makes it fewer); two
+    // uncoordinated tabs would make twice as many.
+    assert.ok(polls.length <= window / INTERVAL + 1, `${polls.length} polls in ${window} ms from two tabs`);
+    assert.ok(polls.length >= 3, `only ${polls.length} polls in ${window} ms`);
+    for (let i = 1; i < polls.length; i++) {
+      const gap = polls[i].at - polls[i - 1].at;
+      assert.ok(gap >= INTERVAL * 0.9, `two polls ${gap} ms apart: ${JSON.stringify(polls.map((p) => [p.tab, p.at]))}`);
+    }
+  });
+
+  test("the answer is shared: both tabs are asked, in their language; Later in one hides both", async () => {
+    change(app, "Second release.");
+    server.root = bake(app);
+    await a.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL });
+    await b.locator(NOTICE).getByRole("button", { name: "새로고침" }).waitFor({ timeout: 1000 });
+    assert.match(await b.getByRole("status").innerText(), /새 버전/);
+    for (const name of ["나중에", "이 버전 건너뛰기"]) assert.equal(await b.getByRole("button", { name }).count(), 1);
+    await a.getByRole("button", { name: "Later" }).click();
+    await until(async () => !(await visible(b)), 1000, "the notice to leave tab b");
+    // Both come back after the snooze.
+    await b.locator(NOTICE).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    await a.locator(NOTICE).waitFor({ timeout: 500 });
+  });
+});
+
+describe("the ES module form", { timeout: 60_000 }, () => {
+  let app, server, context, page;
+  before(async () => {
+    app = copyApp();
+    server = await serve(bake(app, { emit: "/ssibake-update.mjs" }));
+    ({ context, pages: [page] } = await open(server, ["m", "module.html"]));
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("an app that handles ssibake:update replaces the notice; later() and reload() work", async () => {
+    const current = versionOf(server.root).buildId;
+    change(app, "Second release.");
+    server.root = bake(app, { emit: "/ssibake-update.mjs" });
+    const latest = versionOf(server.root).buildId;
+    await page.locator("#banner").waitFor({ timeout: ONE_INTERVAL });
+    assert.equal(await page.locator("#banner").innerText(), `Version ${latest} is out (you have ${current}).`);
+    assert.equal(await page.locator(NOTICE).count(), 0, "no built-in notice");
+    // later() from the app's own button: ssibake:dismiss hides the banner, the snooze brings
+    // ssibake:update back.
+    await page.locator("#later").click();
+    await until(async () => !(await page.locator("#banner").isVisible()), 1000, "ssibake:dismiss");
+    await page.locator("#banner").waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    assert.equal(await page.locator(NOTICE).count(), 0, "no built-in notice");
+    await Promise.all([page.waitForEvent("load"), page.locator("#go").click()]);
+    assert.equal(await page.locator("#build").innerText(), latest);
+  });
+});
+
+describe("a hidden tab", { timeout: 60_000 }, () => {
+  let app, server, chrome;
+  before(async () => {
+    app = copyApp();
+    server = await serve(bake(app));
+    chrome = await rawChromium();
+  });
+  after(async () => {
+    await chrome?.close();
+    server?.close();
+  });
+
+  test("makes no requests while hidden, and checks at once when shown", async () => {
+    const front = await chrome.open("about:blank");
+    const tab = await chrome.open(`${server.origin}/index.html?tab=h`, { background: true });
+    await until(() => tab.evaluate("document.readyState === 'complete'"), 10_000, "the background tab to load");
+    assert.equal(await tab.evaluate("document.visibilityState"), "hidden", "a background tab is hidden");
+    // A deploy while the tab is hidden: still no request.
+    change(app, "Second release.");
+    server.root = bake(app);
+    await sleep(3 * INTERVAL + 500);
+    assert.equal(server.polls("h").length, 0, "requests from a hidden tab");
+    assert.equal(await tab.evaluate("document.visibilityState"), "hidden");
+    // Shown: it checks at once (not an interval later) and asks.
+    await tab.activate();
+    const shownAt = Date.now();
+    await until(() => server.polls("h").length === 1, 1000, "a check when the tab is shown");
+    await until(() => tab.evaluate(`!!document.querySelector("${NOTICE} button")`), 1000, "the notice");
+    assert.ok(Date.now() - shownAt < INTERVAL, "checked before an interval had passed");
+    // Hidden again (another tab in front): silent again.
+    await front.activate();
+    await until(() => tab.evaluate("document.visibilityState === 'hidden'"), 1000, "the tab to be hidden again");
+    await sleep(3 * INTERVAL);
+    assert.equal(server.polls("h").length, 1, "requests after the tab was hidden again");
+  });
+});

@@ -1,0 +1,285 @@
+// Test helpers: baking the example app (with the real ssibake binary, or a stand-in), a small
+// static server that counts version-file requests per tab, and Chromium.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+export const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const REPO = path.join(CLIENT, "..");
+export const APP = path.join(CLIENT, "test", "app");
+export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Poll interval and snooze the example app is baked with (seconds). */
+export const POLL = 1.5;
+export const SNOOZE = 2;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const made = [];
+/** A new temporary directory, removed when the test process exits. */
+export function tmpdir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+process.on("exit", () => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+});
+
+/** Copies the example app's templates to a fresh directory the test may edit. */
+export function copyApp() {
+  const dir = tmpdir("ssibake-app-");
+  fs.cpSync(APP, dir, { recursive: true });
+  return dir;
+}
+
+// ---- baking -----------------------------------------------------------------------------------
+
+// TEMPORARY SWITCH: SSIBAKE_TEST_STANDIN=1 bakes with standInBake() below instead of the real
+// binary, for as long as the binary lacks --out/--version-file/--emit-client. Remove it (and
+// standInBake) once the bake contract has landed in src/cli.rs.
+export const STANDIN = process.env.SSIBAKE_TEST_STANDIN === "1";
+
+export const BIN = process.env.SSIBAKE_BIN || path.join(REPO, "target", "debug", "ssibake");
+
+/** Throws unless the binary implements the bake contract (or the stand-in is switched on). */
+export function checkBaker() {
+  if (STANDIN) return;
+  if (!fs.existsSync(BIN)) throw new Error(`ssibake binary not found at ${BIN} (set SSIBAKE_BIN or run cargo build)`);
+  const help = spawnSync(BIN, ["--help"], { encoding: "utf8" }).stdout || "";
+  for (const flag of ["--out", "--version-file", "--emit-client", "--build-id"]) {
+    if (!help.includes(flag)) {
+      throw new Error(
+        `${BIN} has no ${flag}: the bake contract is not implemented yet. ` +
+          "SSIBAKE_TEST_STANDIN=1 runs these tests with a JavaScript stand-in meanwhile.",
+      );
+    }
+  }
+}
+
+/**
+ * Bakes `app` into a new directory and returns it:
+ * `ssibake --root APP --out OUT --version-file /version.json --emit-client EMIT -D ...`.
+ */
+export function bake(app, { emit = "/ssibake-update.js", buildId, defines = {} } = {}) {
+  const out = tmpdir("ssibake-out-");
+  const defs = { POLL, SNOOZE, ...defines };
+  if (STANDIN) {
+    standInBake(app, out, { emit, buildId, defines: defs });
+    return out;
+  }
+  const args = ["--root", app, "--out", out, "--version-file", "/version.json", "--emit-client", emit];
+  if (buildId) args.push("--build-id", buildId);
+  for (const [k, v] of Object.entries(defs)) args.push("-D", `${k}=${v}`);
+  const r = spawnSync(BIN, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssibake ${args.join(" ")} failed (${r.status}):\n${r.stderr}`);
+  return out;
+}
+
+/** `ssibake client [--module]`: the embedded script. */
+export function printedClient(module) {
+  if (STANDIN) return fs.readFileSync(path.join(CLIENT, "dist", module ? "ssibake-update.mjs" : "ssibake-update.js"), "utf8");
+  const r = spawnSync(BIN, module ? ["client", "--module"] : ["client"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssibake client failed (${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}
+
+export function versionOf(out) {
+  return JSON.parse(fs.readFileSync(path.join(out, "version.json"), "utf8"));
+}
+
+// The stand-in (TEMPORARY, see STANDIN): understands only what the example app uses
+// (#echo var, #include virtual), hashes every input into the build ID.
+function standInBake(app, out, { emit, buildId, defines }) {
+  const files = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else files.push(path.relative(app, p));
+    }
+  };
+  walk(app);
+  const h = createHash("sha256");
+  for (const f of files) h.update(f + "\0").update(fs.readFileSync(path.join(app, f))).update("\0");
+  h.update(JSON.stringify(defines));
+  const vars = { ...defines, BUILD_ID: buildId || h.digest("hex").slice(0, 16), BUILD_DATE: new Date().toISOString() };
+  const render = (text) =>
+    text
+      .replace(/<!--#include virtual="\/([^"]+)" -->/g, (_, p) => render(fs.readFileSync(path.join(app, p), "utf8")))
+      .replace(/<!--#echo var="(\w+)" -->/g, (_, v) => vars[v] ?? "(none)");
+  for (const f of files) {
+    const dest = path.join(out, f.endsWith(".shtml") ? f.slice(0, -6) + ".html" : f);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    if (f.endsWith(".shtml")) fs.writeFileSync(dest, render(fs.readFileSync(path.join(app, f), "utf8")));
+    else fs.copyFileSync(path.join(app, f), dest);
+  }
+  fs.copyFileSync(path.join(CLIENT, "dist", emit.endsWith(".mjs") ? "ssibake-update.mjs" : "ssibake-update.js"), path.join(out, emit));
+  fs.writeFileSync(
+    path.join(out, "version.json"),
+    JSON.stringify({ buildId: vars.BUILD_ID, builtAt: new Date().toISOString().replace(/\.\d+Z$/, "Z") }) + "\n",
+  );
+}
+
+// ---- the static server ------------------------------------------------------------------------
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json", ".css": "text/css" };
+
+/**
+ * Serves `root` (switch deploys with `server.root = newDir`, as a symlink swap would) on
+ * 127.0.0.1 with strong ETags, `Cache-Control: no-cache` and 304s for `If-None-Match`.
+ * Every request to /version.json is logged with the tab that made it (the `tab` query
+ * parameter of the page, read from the Referer), its status and its bytes on the wire.
+ */
+export async function serve(root) {
+  const log = [];
+  const server = http.createServer((req, res) => {
+    const sock = req.socket;
+    const bytesIn = sock.bytesRead - (sock.seenRead || 0);
+    sock.seenRead = sock.bytesRead;
+    const url = new URL(req.url, "http://x");
+    let file = path.join(server.root, decodeURIComponent(url.pathname));
+    if (file.endsWith("/")) file += "index.html";
+    let body;
+    try {
+      body = fs.readFileSync(file);
+    } catch {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    const etag = `"${createHash("sha1").update(body).digest("base64url").slice(0, 16)}"`;
+    const headers = { ETag: etag, "Cache-Control": "no-cache", "Content-Type": TYPES[path.extname(file)] || "application/octet-stream" };
+    const status = req.headers["if-none-match"] === etag ? 304 : 200;
+    if (url.pathname === "/version.json") {
+      let tab = null;
+      try {
+        tab = new URL(req.headers.referer).searchParams.get("tab");
+      } catch {}
+      const head = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) head.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      const entry = { at: Date.now(), tab, status, bytesIn, bytesOut: 0, request: head.join("\r\n") + "\r\n\r\n", response: "" };
+      log.push(entry);
+      res.on("finish", () => {
+        entry.response = res._header; // the status line and headers exactly as sent
+        entry.bytesOut = sock.bytesWritten - (sock.seenWritten || 0);
+        sock.seenWritten = sock.bytesWritten;
+      });
+    } else {
+      res.on("finish", () => (sock.seenWritten = sock.bytesWritten));
+    }
+    res.writeHead(status, headers).end(status === 304 ? undefined : body);
+  });
+  server.root = root;
+  server.log = log;
+  server.polls = (tab) => log.filter((e) => tab === undefined || e.tab === tab);
+  server.keepAliveTimeout = 60_000; // like a typical production server; avoids reconnects between polls
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  server.origin = `http://127.0.0.1:${server.address().port}`;
+  return server;
+}
+
+// ---- Chromium ---------------------------------------------------------------------------------
+
+/** Throws unless Chromium and playwright-core are installed (never downloads a browser). */
+export async function loadPlaywright() {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+  return (await import("playwright-core")).chromium;
+}
+
+/** Headless Debian Chromium through playwright-core; a fresh profile per launch. */
+export async function launch() {
+  const chromium = await loadPlaywright();
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Chromium without Playwright, driven over a bare CDP WebSocket. Playwright keeps every page it
+ * attaches to "visible" (its focus emulation counts as a capture of the tab), so a real hidden
+ * tab needs a browser Playwright is not attached to: here a tab created with
+ * `Target.createTarget({background: true})` is a background tab of the window, and
+ * `document.visibilityState` is "hidden" in it until `Target.activateTarget`.
+ */
+export async function rawChromium() {
+  const dir = tmpdir("ssibake-chromium-");
+  const proc = spawn(CHROMIUM, [...CHROMIUM_ARGS, `--user-data-dir=${dir}`, "--remote-debugging-port=0", "about:blank"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const wsUrl = await new Promise((resolve, reject) => {
+    let err = "";
+    const t = setTimeout(() => reject(new Error("Chromium did not start:\n" + err)), 30_000);
+    proc.stderr.on("data", (d) => {
+      err += d;
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+      if (m) clearTimeout(t), resolve(m[1]);
+    });
+    proc.on("exit", (c) => reject(new Error(`Chromium exited (${c}):\n${err}`)));
+  });
+  // Node 22 has a global WebSocket; on Node 20 use the `ws` that playwright-core bundles.
+  const WS = globalThis.WebSocket || createRequire(import.meta.url)("playwright-core/lib/utilsBundle").ws;
+  const ws = new WS(wsUrl);
+  await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (e) => {
+    const m = JSON.parse(typeof e.data === "string" ? e.data : e.data.toString());
+    if (m.id && pending.has(m.id)) {
+      const [ok, fail] = pending.get(m.id);
+      pending.delete(m.id);
+      m.error ? fail(new Error(JSON.stringify(m.error))) : ok(m.result);
+    }
+  };
+  const send = (method, params = {}, sessionId) =>
+    new Promise((ok, fail) => {
+      pending.set(++id, [ok, fail]);
+      ws.send(JSON.stringify({ id, method, params, sessionId }));
+    });
+  return {
+    send,
+    /** Opens `url` in a tab; returns `{targetId, evaluate(expr)}`. */
+    async open(url, { background = false } = {}) {
+      const { targetId } = await send("Target.createTarget", { url, background, newWindow: false });
+      const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
+      const evaluate = async (expression) =>
+        (await send("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true }, sessionId)).result.value;
+      return { targetId, evaluate, activate: () => send("Target.activateTarget", { targetId }) };
+    },
+    async close() {
+      try {
+        await send("Browser.close");
+      } catch {}
+      ws.close();
+      // Wait for Chromium to be gone before its profile is removed (at exit, see tmpdir).
+      const gone = new Promise((r) => (proc.exitCode !== null ? r() : proc.on("exit", r)));
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      proc.kill();
+      await gone;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Waits until `fn()` is truthy (checked every 50 ms), or throws after `ms`. */
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}

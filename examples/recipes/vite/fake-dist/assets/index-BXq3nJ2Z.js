@@ -1,0 +1,1 @@
+(function(){document.querySelector("#app").textContent="Hello from Vite"})();

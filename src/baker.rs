@@ -1,0 +1,392 @@
+//! The library entry point: a [`Baker`] configured once (root, variables, error
+//! mode, time zone) renders pages to bytes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use std::io;
+
+use crate::cache::{Cache, Parsed};
+use crate::diag::{Diagnostic, RenderOptions, Sources};
+use crate::errors::{Error, TemplateErrors};
+use crate::eval::{OnError, Rendering, Settings};
+use crate::fs::{DiskFs, FileSystem, Metadata};
+use crate::resolve::SitePath;
+use crate::timefmt::Zone;
+use crate::version::{MtimeFrom, Versions};
+
+/// Renders SSI pages against a document root. Cheap to share between threads.
+#[derive(Clone)]
+pub struct Baker {
+    pub(crate) settings: Settings,
+    pub(crate) fs: Arc<dyn FileSystem>,
+    pub(crate) root: PathBuf,
+    /// The canonical root when reading from disk.
+    pub(crate) disk_root: Option<PathBuf>,
+    /// Where version times come from (read once, at build).
+    pub(crate) versions: Arc<Versions>,
+}
+
+/// Configures a [`Baker`]; see [`Baker::builder`].
+#[derive(Clone, Default)]
+pub struct BakerBuilder {
+    root: Option<PathBuf>,
+    fs: Option<Arc<dyn FileSystem>>,
+    defines: Vec<(Vec<u8>, Vec<u8>)>,
+    on_error: OnError,
+    legacy_expr: bool,
+    template_exts: Option<Vec<Vec<u8>>>,
+    zone: Option<Zone>,
+    now: Option<i64>,
+    apache_only: bool,
+    mtime_from: MtimeFrom,
+    strict_git: bool,
+}
+
+impl BakerBuilder {
+    /// The document root on disk (default: the current directory).
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// Reads through `fs` instead of the disk (for example a
+    /// [`MemoryFs`](crate::MemoryFs)).
+    pub fn file_system(mut self, fs: impl FileSystem + 'static) -> Self {
+        self.fs = Some(Arc::new(fs));
+        self
+    }
+
+    /// Defines a variable visible to templates (repeatable). Nothing else from the
+    /// environment is ever visible.
+    pub fn define(mut self, name: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Self {
+        self.defines
+            .push((name.as_ref().to_vec(), value.as_ref().to_vec()));
+        self
+    }
+
+    /// What to do where Apache prints its error text (default [`OnError::Fail`]).
+    pub fn on_error(mut self, mode: OnError) -> Self {
+        self.on_error = mode;
+        self
+    }
+
+    /// Evaluate `#if` with the legacy expression syntax (`SSILegacyExprParser on`).
+    pub fn legacy_expr(mut self, on: bool) -> Self {
+        self.legacy_expr = on;
+        self
+    }
+
+    /// Extensions (without the dot) of included files that are templates
+    /// themselves; default `shtml`.
+    pub fn template_extensions<I, S>(mut self, exts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let exts = exts
+            .into_iter()
+            .map(|e| {
+                e.as_ref()
+                    .trim_start_matches('.')
+                    .to_ascii_lowercase()
+                    .into_bytes()
+            })
+            .collect();
+        self.template_exts = Some(exts);
+        self
+    }
+
+    /// The local time zone for dates (default UTC).
+    pub fn time_zone(mut self, zone: Zone) -> Self {
+        self.zone = Some(zone);
+        self
+    }
+
+    /// The time `DATE_LOCAL` and `DATE_GMT` show, in Unix seconds (default: now;
+    /// the CLI passes `SOURCE_DATE_EPOCH` here).
+    pub fn now(mut self, unix_seconds: i64) -> Self {
+        self.now = Some(unix_seconds);
+        self
+    }
+
+    /// Refuse ssibake's extensions (`#fhash`, `#frev`, `config hashlen`) as
+    /// Apache would: an unknown element or attribute.
+    pub fn apache_only(mut self, on: bool) -> Self {
+        self.apache_only = on;
+        self
+    }
+
+    /// Where the times `flastmod`, `LAST_MODIFIED` and stable output times use
+    /// come from (default [`MtimeFrom::Fs`], Apache's file times). With
+    /// [`MtimeFrom::Git`] the history is read once, when the baker is built.
+    pub fn mtime_from(mut self, from: MtimeFrom) -> Self {
+        self.mtime_from = from;
+        self
+    }
+
+    /// With [`MtimeFrom::Git`], a file without a git time (untracked, modified,
+    /// or older than a shallow clone) is an error instead of falling back to its
+    /// file time with a warning.
+    pub fn strict_git(mut self, on: bool) -> Self {
+        self.strict_git = on;
+        self
+    }
+
+    /// Builds the baker. Fails when the root does not exist, or (with
+    /// [`MtimeFrom::Git`]) when the root is not in a git work tree.
+    pub fn build(self) -> Result<Baker, Error> {
+        let root = self.root.unwrap_or_else(|| PathBuf::from("."));
+        let (fs, disk_root): (Arc<dyn FileSystem>, _) = match self.fs {
+            Some(fs) => (fs, None),
+            None => {
+                let disk = DiskFs::new(&root).map_err(|source| Error::Io {
+                    path: root.display().to_string(),
+                    source,
+                })?;
+                let canonical = disk.root().to_path_buf();
+                (Arc::new(disk), Some(canonical))
+            }
+        };
+        let versions = Versions::new(self.mtime_from, self.strict_git, disk_root.as_deref())
+            .map_err(|e| Error::Io {
+                path: root.display().to_string(),
+                source: io::Error::other(e),
+            })?;
+        let now = self.now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+        Ok(Baker {
+            settings: Settings {
+                on_error: self.on_error,
+                legacy_expr: self.legacy_expr,
+                defines: self.defines,
+                template_exts: self
+                    .template_exts
+                    .unwrap_or_else(|| vec![b"shtml".to_vec()]),
+                zone: self.zone.unwrap_or_else(Zone::utc),
+                now,
+                apache_only: self.apache_only,
+            },
+            fs,
+            root,
+            disk_root,
+            versions: Arc::new(versions),
+        })
+    }
+}
+
+/// A rendered page.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// The output bytes.
+    pub output: Vec<u8>,
+    /// Every file the page included or stat'ed (root-relative), with its
+    /// version time (its modification time unless
+    /// [`mtime_from`](BakerBuilder::mtime_from) says otherwise), in the order
+    /// they were used; the page itself first.
+    pub inputs: Vec<(String, i64)>,
+}
+
+impl Baker {
+    /// A builder with Apache's defaults.
+    pub fn builder() -> BakerBuilder {
+        BakerBuilder::default()
+    }
+
+    /// The root as given to the builder (used to show paths).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where version times come from.
+    pub fn mtime_from(&self) -> MtimeFrom {
+        self.versions.from()
+    }
+
+    /// One warning per file whose git time was unknown and whose file time was
+    /// used instead (with [`MtimeFrom::Git`]), for every render so far.
+    pub fn version_warnings(&self) -> Vec<String> {
+        self.versions.warnings()
+    }
+
+    /// A cache for one run.
+    pub(crate) fn cache(&self) -> Cache {
+        Cache::new(
+            self.settings.legacy_expr,
+            self.settings.apache_only,
+            self.versions.clone(),
+        )
+    }
+
+    /// Maps a path on disk (absolute or relative to the current directory) to a
+    /// root-relative page path.
+    pub fn page_path(&self, file: &Path) -> Result<String, Error> {
+        let Some(root) = &self.disk_root else {
+            return Ok(file.to_string_lossy().into_owned());
+        };
+        let real = file.canonicalize().map_err(|source| Error::Io {
+            path: file.display().to_string(),
+            source,
+        })?;
+        let rel = real
+            .strip_prefix(root)
+            .map_err(|_| Error::OutsideRoot(file.display().to_string()))?;
+        Ok(rel.to_string_lossy().into_owned())
+    }
+
+    /// Renders the page at `page` (relative to the root, `/`-separated).
+    pub fn render(&self, page: &str) -> Result<Rendered, Error> {
+        let path = SitePath::from_relative(page.as_bytes())
+            .map_err(|_| Error::OutsideRoot(page.to_string()))?;
+        let io = |source| Error::Io {
+            path: self.root.join(path.to_path()).display().to_string(),
+            source,
+        };
+        let cache = self.cache();
+        let meta = cache
+            .metadata(&*self.fs, &path)
+            .map_err(|e| io(io::Error::new(e.kind, e.message)))?;
+        let parsed = cache
+            .parsed(&*self.fs, &path)
+            .map_err(|e| io(io::Error::new(e.kind, e.message)))?;
+        self.render_parsed(&cache, path, parsed, meta)
+    }
+
+    /// Renders `source` as if it were the page at `page` with modification time
+    /// `mtime` (Unix seconds); includes are read from the root.
+    pub fn render_bytes(&self, page: &str, source: &[u8], mtime: i64) -> Result<Rendered, Error> {
+        let path = SitePath::from_relative(page.as_bytes())
+            .map_err(|_| Error::OutsideRoot(page.to_string()))?;
+        let meta = Metadata {
+            len: source.len() as u64,
+            mtime,
+            is_dir: false,
+        };
+        let cache = self.cache();
+        let parsed = Arc::new(Parsed::new(
+            source.into(),
+            self.settings.legacy_expr,
+            self.settings.apache_only,
+        ));
+        self.render_parsed(&cache, path, parsed, meta)
+    }
+
+    /// Renders a parsed page; the output, the number of includes, the files
+    /// stamped and revved, and the newest version time among its inputs.
+    pub(crate) fn render_counted(
+        &self,
+        cache: &Cache,
+        path: SitePath,
+        parsed: Arc<Parsed>,
+        meta: Metadata,
+    ) -> Result<crate::bake::Baked, Error> {
+        let outcome = Rendering::render(
+            &self.settings,
+            &*self.fs,
+            cache,
+            path.clone(),
+            parsed,
+            meta.mtime,
+        );
+        if !outcome.diagnostics.is_empty() {
+            return Err(self.template_errors(&path, outcome.diagnostics, outcome.sources));
+        }
+        let newest = outcome
+            .inputs
+            .iter()
+            .map(|(_, m)| m.mtime)
+            .fold(meta.mtime, i64::max);
+        Ok(crate::bake::Baked {
+            bytes: outcome.output,
+            includes: outcome.includes,
+            stamped: outcome.stamped,
+            revved: outcome.revved,
+            newest,
+        })
+    }
+
+    fn template_errors(
+        &self,
+        path: &SitePath,
+        diagnostics: Vec<Diagnostic>,
+        sources: Sources,
+    ) -> Error {
+        Error::Template(Box::new(TemplateErrors {
+            page: path.display(),
+            diagnostics,
+            sources,
+            options: RenderOptions {
+                root: self.root.clone(),
+                color: false,
+            },
+        }))
+    }
+
+    /// Renders an already parsed page, reading includes through `cache`.
+    pub(crate) fn render_parsed(
+        &self,
+        cache: &Cache,
+        path: SitePath,
+        parsed: Arc<Parsed>,
+        meta: Metadata,
+    ) -> Result<Rendered, Error> {
+        let outcome = Rendering::render(
+            &self.settings,
+            &*self.fs,
+            cache,
+            path.clone(),
+            parsed,
+            meta.mtime,
+        );
+        if !outcome.diagnostics.is_empty() {
+            return Err(self.template_errors(&path, outcome.diagnostics, outcome.sources));
+        }
+        let mut inputs = vec![(path.display(), meta.mtime)];
+        inputs.extend(
+            outcome
+                .inputs
+                .into_iter()
+                .map(|(p, m)| (p.display(), m.mtime)),
+        );
+        Ok(Rendered {
+            output: outcome.output,
+            inputs,
+        })
+    }
+}
+
+impl TemplateErrors {
+    /// Every diagnostic, rendered for a person (`color` for a terminal).
+    pub fn render(&self, color: bool) -> String {
+        let opts = RenderOptions {
+            color,
+            ..self.options.clone()
+        };
+        self.diagnostics
+            .iter()
+            .map(|d| d.render(&self.sources, &opts))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// One JSON object per line per diagnostic.
+    pub fn render_json(&self) -> String {
+        self.diagnostics
+            .iter()
+            .map(|d| d.to_json(&self.sources, &self.options) + "\n")
+            .collect()
+    }
+
+    /// The diagnostics.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The sources the diagnostics point into.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+}

@@ -1,0 +1,747 @@
+//! The command line: one clap definition for parsing, help, completions and the
+//! man page; `main` maps the outcome to an exit status.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::{BakeError, BakeOptions, Baker, Error, MtimeFrom, OnError, Zone};
+
+/// Exit statuses, as documented in `--help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Every page rendered (or, with `--check`, nothing differs).
+    Success = 0,
+    /// A template error (nothing was written), or `--check` found a difference.
+    TemplateError = 1,
+    /// Bad arguments, an unreadable file, a bad `TZ`.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ErrorMode {
+    /// Report every error with its location and write nothing.
+    Fail,
+    /// Insert Apache's error text where the directive was, and go on (as Apache).
+    Errmsg,
+}
+
+/// `--mtime-from`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum MtimeSource {
+    /// The file's modification time, as Apache.
+    Fs,
+    /// The committer time of the last commit that changed the file.
+    Git,
+    /// SOURCE_DATE_EPOCH for every file.
+    Epoch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum MessageFormat {
+    /// `path:line:col: error: message`, the source line and carets.
+    Human,
+    /// One JSON object per diagnostic and line.
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `ssibake man > ssibake.1`.
+    Man,
+    /// Print the update-notice client script (classic script; `--module` for the ES module).
+    Client {
+        /// Print the ES module form.
+        #[arg(long)]
+        module: bool,
+    },
+}
+
+/// Bake Apache Server Side Includes into static HTML, byte-identical to Apache
+/// httpd 2.4 mod_include.
+///
+/// Three ways to run:
+///
+///   ssibake [OPTIONS] FILE...            render pages to standard output (or -o)
+///   ssibake --root site --out dist       bake a whole tree into dist/
+///   ssibake --in-place FILE...           rewrite pages where they are
+///
+/// With an ssibake.toml at the root (see the README), `ssibake` alone bakes the
+/// tree it describes; flags override it.
+///
+/// The only environment variables read are TZ (the local time zone for dates;
+/// unset means UTC) and SOURCE_DATE_EPOCH (the time DATE_LOCAL, DATE_GMT and
+/// BUILD_DATE show, and every file's time with --mtime-from epoch). Templates
+/// never see the process environment; give them variables with --define.
+///
+/// Exit status: 0 success, 1 template errors (nothing written) or differences
+/// found by --check, 2 usage errors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ssibake",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Pages to render (paths under the root).
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// The document root: `virtual="/x"` is looked up here.
+    #[arg(short, long, value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// Bake every page under the root into DIR, with a copy of every other file.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["in_place", "output"])]
+    out: Option<PathBuf>,
+
+    /// Rewrite each FILE in place (atomically; a file without directives is left alone).
+    #[arg(long, conflicts_with = "output")]
+    in_place: bool,
+
+    /// Compare with the existing output (-o FILE or --out DIR) instead of writing;
+    /// print a unified diff per differing file and exit 1 if any differs.
+    #[arg(long)]
+    check: bool,
+
+    /// A variable for templates, NAME=VALUE (repeatable).
+    #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+    defines: Vec<String>,
+
+    /// What to do where Apache would print "[an error occurred while processing
+    /// this directive]" [default: fail].
+    #[arg(long, value_enum, value_name = "MODE")]
+    on_error: Option<ErrorMode>,
+
+    /// Evaluate #if with the legacy expression syntax (SSILegacyExprParser on).
+    #[arg(long)]
+    legacy_expr: bool,
+
+    /// Extension of included files that are templates themselves (repeatable;
+    /// default: shtml).
+    #[arg(long = "template-ext", value_name = "EXT")]
+    template_exts: Vec<String>,
+
+    /// Which files under the root are pages to bake (glob, repeatable; default:
+    /// **/*.shtml).
+    #[arg(long = "pages", value_name = "GLOB")]
+    pages: Vec<String>,
+
+    /// Files neither baked nor copied (glob, repeatable).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    exclude: Vec<String>,
+
+    /// The extension baked pages get in --out [default: html].
+    #[arg(long, value_name = "EXT", conflicts_with = "keep_ext")]
+    page_ext: Option<String>,
+
+    /// Keep the pages' own extension in --out.
+    #[arg(long)]
+    keep_ext: bool,
+
+    /// The build ID templates see as BUILD_ID [default: a hash of every input].
+    #[arg(long, value_name = "ID")]
+    build_id: Option<String>,
+
+    /// Write {"buildId", "builtAt"} at this path of the output, after every page.
+    #[arg(long, value_name = "PATH")]
+    version_file: Option<String>,
+
+    /// Write the update-notice client script at this path of the output.
+    #[arg(long, value_name = "PATH")]
+    emit_client: Option<String>,
+
+    /// Where the times flastmod and LAST_MODIFIED print come from: fs (the file's
+    /// modification time, as Apache), git (the last commit that changed the file;
+    /// untracked or modified files fall back to fs with a warning) or epoch
+    /// (SOURCE_DATE_EPOCH for every file) [default: fs].
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    mtime_from: Option<MtimeSource>,
+
+    /// With --mtime-from git: a file without a git time (untracked, modified,
+    /// older than a shallow clone) is an error instead of a warning.
+    #[arg(long)]
+    strict_git: bool,
+
+    /// Refuse ssibake's extensions (#fhash, #frev, config hashlen) as Apache
+    /// would.
+    #[arg(long)]
+    apache_only: bool,
+
+    /// Write a JSON map of every stamped or revved file to its revved path
+    /// (gulp-rev's rev-manifest.json shape) at PATH after every page, and
+    /// hashes, sizes and times in PATH's .details.json beside it.
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+
+    /// Set each baked page's modification time to the newest version time of its
+    /// inputs (the page, its includes, the files it stamps).
+    #[arg(long)]
+    stable_mtimes: bool,
+
+    /// Write the output to FILE (atomically) instead of standard output; only with
+    /// one page.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Threads for baking a tree [default: the number of cores].
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value = "human", value_name = "FORMAT")]
+    message_format: MessageFormat,
+
+    /// Colour diagnostics (auto: only on a terminal, never with NO_COLOR).
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    color: Color,
+}
+
+/// Runs the command line and returns the exit status.
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
+    run(args).into()
+}
+
+fn usage(message: impl std::fmt::Display) -> Exit {
+    eprintln!("ssibake: error: {message}");
+    Exit::Usage
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn print_stdout(bytes: &[u8]) -> Exit {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Success,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Success,
+        Err(e) => usage(format!("cannot write to standard output: {e}")),
+    }
+}
+
+/// The clap command, for completions, the man page and tests.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+struct Reporter {
+    format: MessageFormat,
+    color: bool,
+}
+
+impl Reporter {
+    fn template(&self, errors: &crate::TemplateErrors) {
+        let text = match self.format {
+            MessageFormat::Human => errors.render(self.color),
+            MessageFormat::Json => errors.render_json(),
+        };
+        let _ = io::stderr().write_all(text.as_bytes());
+    }
+
+    fn bake_error(&self, e: &BakeError) -> Exit {
+        match e {
+            BakeError::Pages { failures, report } => {
+                for f in failures {
+                    self.template(f);
+                }
+                let errors = failures.iter().map(|f| f.diagnostics().len()).sum();
+                let text = format!("{} (nothing was written)", report.summary(errors));
+                self.summary(report, errors, &text);
+                Exit::TemplateError
+            }
+            other => usage(other),
+        }
+    }
+
+    /// The closing line of a tree, in-place or check run: text, or one JSON object
+    /// (`"type": "summary"`) so that JSON output stays JSON line by line.
+    fn summary(&self, report: &crate::BakeReport, errors: usize, text: &str) {
+        match self.format {
+            MessageFormat::Human => eprintln!("ssibake: {text}"),
+            MessageFormat::Json => eprintln!(
+                "{}",
+                serde_json::json!({
+                    "type": "summary",
+                    "pages": report.pages,
+                    "includes": report.includes,
+                    "stamped": report.stamped,
+                    "copied": report.copied,
+                    "errors": errors,
+                    "elapsed": report.elapsed.as_secs_f64(),
+                    "message": text,
+                })
+            ),
+        }
+    }
+
+    /// One difference found by `--check`.
+    fn difference(&self, d: &crate::Difference) {
+        match self.format {
+            MessageFormat::Human if d.diff.starts_with("--- ") => eprint!("{}", d.diff),
+            MessageFormat::Human => eprintln!("{}: {}", d.path, d.diff),
+            MessageFormat::Json => eprintln!(
+                "{}",
+                serde_json::json!({"type": "difference", "file": d.path, "diff": d.diff})
+            ),
+        }
+    }
+}
+
+fn run(args: Args) -> Exit {
+    match &args.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = command();
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "ssibake", &mut out);
+            return print_stdout(&out);
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(command()).render(&mut out) {
+                return usage(e);
+            }
+            return print_stdout(&out);
+        }
+        Some(Command::Client { module }) => {
+            let script = if *module {
+                crate::client::MODULE
+            } else {
+                crate::client::CLASSIC
+            };
+            return print_stdout(script.as_bytes());
+        }
+        None => {}
+    }
+
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let config = match Config::load(&root) {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return usage(e),
+    };
+
+    let zone = match Zone::from_tz(std::env::var("TZ").ok().as_deref()) {
+        Ok(z) => z,
+        Err(e) => return usage(e),
+    };
+    let on_error = args.on_error.or(config.on_error).unwrap_or(ErrorMode::Fail);
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(sde) => match sde.trim().parse::<i64>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                return usage(format!(
+                    "SOURCE_DATE_EPOCH is not a number of seconds: `{sde}`"
+                ))
+            }
+        },
+        Err(_) => None,
+    };
+    let mtime_from = match args
+        .mtime_from
+        .or(config.mtime_from)
+        .unwrap_or(MtimeSource::Fs)
+    {
+        MtimeSource::Fs => MtimeFrom::Fs,
+        MtimeSource::Git => MtimeFrom::Git,
+        MtimeSource::Epoch => match source_date_epoch {
+            Some(t) => MtimeFrom::Epoch(t),
+            None => return usage("--mtime-from epoch needs SOURCE_DATE_EPOCH (Unix seconds)"),
+        },
+    };
+    let strict_git = args.strict_git || config.strict_git.unwrap_or(false);
+    if strict_git && mtime_from != MtimeFrom::Git {
+        return usage("--strict-git only applies with --mtime-from git");
+    }
+    let mut builder = Baker::builder()
+        .root(&root)
+        .legacy_expr(args.legacy_expr || config.legacy_expr.unwrap_or(false))
+        .time_zone(zone)
+        .on_error(match on_error {
+            ErrorMode::Fail => OnError::Fail,
+            ErrorMode::Errmsg => OnError::Errmsg,
+        })
+        .apache_only(args.apache_only || config.apache_only.unwrap_or(false))
+        .mtime_from(mtime_from)
+        .strict_git(strict_git);
+    if let Some(t) = source_date_epoch {
+        builder = builder.now(t);
+    }
+    for (name, value) in &config.defines {
+        if !args
+            .defines
+            .iter()
+            .any(|d| d.split_once('=').is_some_and(|(n, _)| n == name))
+        {
+            builder = builder.define(name, value);
+        }
+    }
+    for d in &args.defines {
+        let Some((name, value)) = d.split_once('=') else {
+            return usage(format!("--define expects NAME=VALUE, got `{d}`"));
+        };
+        builder = builder.define(name, value);
+    }
+    let template_exts = if args.template_exts.is_empty() {
+        config.template_ext.clone()
+    } else {
+        Some(args.template_exts.clone())
+    };
+    if let Some(exts) = template_exts {
+        builder = builder.template_extensions(exts);
+    }
+    let baker = match builder.build() {
+        Ok(b) => b,
+        Err(e) => return usage(e),
+    };
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal(),
+    };
+    let reporter = Reporter {
+        format: args.message_format,
+        color,
+    };
+
+    let mut opts = BakeOptions::default();
+    let pages = if args.pages.is_empty() {
+        config.pages.clone()
+    } else {
+        Some(args.pages.clone())
+    };
+    if let Some(p) = pages {
+        opts = opts.with_pages(p);
+    }
+    let exclude = if args.exclude.is_empty() {
+        config.exclude.clone().unwrap_or_default()
+    } else {
+        args.exclude.clone()
+    };
+    opts = opts.with_exclude(exclude);
+    if args.keep_ext {
+        opts = opts.with_page_ext(None);
+    } else if let Some(ext) = args.page_ext.as_deref().or(config.page_ext.as_deref()) {
+        opts = opts.with_page_ext(if ext.is_empty() { None } else { Some(ext) });
+    }
+    opts = opts
+        .with_build_id(args.build_id.as_deref().or(config.build_id.as_deref()))
+        .with_version_file(
+            args.version_file
+                .as_deref()
+                .or(config.version_file.as_deref()),
+        )
+        .with_client(
+            args.emit_client
+                .as_deref()
+                .or(config.emit_client.as_deref()),
+        );
+
+    let manifest = args
+        .manifest
+        .clone()
+        .or_else(|| config.manifest.as_ref().map(|m| root.join(m)));
+    let stable_mtimes = args.stable_mtimes || config.stable_mtimes.unwrap_or(false);
+    opts = opts
+        .with_manifest(manifest.clone())
+        .with_stable_mtimes(stable_mtimes);
+
+    if let Some(jobs) = args.jobs {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global();
+    }
+
+    let out = args
+        .out
+        .clone()
+        .or_else(|| config.out.as_ref().map(|o| root.join(o)));
+    if args.files.is_empty() {
+        if args.in_place {
+            return usage("--in-place needs the FILEs to rewrite");
+        }
+        let Some(out) = out else {
+            return usage("nothing to do: give FILEs to render, or --out DIR (or `out` in ssibake.toml) to bake the tree");
+        };
+        return bake_tree(&baker, &out, &opts, &args, &reporter);
+    }
+    if args.out.is_some() {
+        return usage("--out bakes the whole tree; give no FILE with it");
+    }
+    if !args.in_place && (args.manifest.is_some() || args.stable_mtimes) {
+        return usage("--manifest and --stable-mtimes need --out DIR or --in-place");
+    }
+
+    let mut pages = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        match baker.page_path(file) {
+            Ok(p) => pages.push(p),
+            Err(e) => return usage(e),
+        }
+    }
+    if args.in_place {
+        if args.check {
+            return usage("--check compares with an existing output; --in-place has none");
+        }
+        let progress = progress_bar(pages.len(), args.quiet);
+        if let Some(bar) = &progress {
+            let bar = bar.clone();
+            opts = opts.with_progress(move || bar.inc(1));
+        }
+        let result = baker.bake_in_place(&pages, &opts);
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
+        warn_versions(&baker);
+        return match result {
+            Ok(report) => {
+                reporter.summary(&report, 0, &report.summary(0));
+                Exit::Success
+            }
+            Err(e) => reporter.bake_error(&e),
+        };
+    }
+
+    if args.output.is_some() && pages.len() > 1 {
+        return usage("--output takes one page; give one FILE");
+    }
+    let mut outputs = Vec::with_capacity(pages.len());
+    let mut status = Exit::Success;
+    for page in &pages {
+        match baker.render(page) {
+            Ok(r) => outputs.push(r.output),
+            Err(Error::Template(errors)) => {
+                status = Exit::TemplateError;
+                reporter.template(&errors);
+            }
+            Err(e) => {
+                eprintln!("ssibake: error: {e}");
+                if status == Exit::Success {
+                    status = Exit::Usage;
+                }
+            }
+        }
+    }
+    warn_versions(&baker);
+    if status != Exit::Success {
+        return status;
+    }
+    match &args.output {
+        Some(path) if path.as_os_str() != "-" => {
+            if args.check {
+                return check_file(path, &outputs[0]);
+            }
+            if let Err(e) = write_atomically(path, &outputs[0]) {
+                return usage(format!("cannot write `{}`: {e}", path.display()));
+            }
+            Exit::Success
+        }
+        _ if args.check => usage("--check needs the existing output: -o FILE or --out DIR"),
+        _ => print_stdout(&outputs.concat()),
+    }
+}
+
+fn progress_bar(len: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} pages {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+fn bake_tree(
+    baker: &Baker,
+    out: &Path,
+    opts: &BakeOptions,
+    args: &Args,
+    reporter: &Reporter,
+) -> Exit {
+    let total = count_pages(baker, opts);
+    let progress = progress_bar(total, args.quiet);
+    let mut opts = opts.clone();
+    if let Some(bar) = &progress {
+        let bar = bar.clone();
+        opts = opts.with_progress(move || bar.inc(1));
+    }
+    if args.check {
+        let result = baker.check(out, &opts);
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
+        warn_versions(baker);
+        return match result {
+            Ok((diffs, report)) => {
+                for d in &diffs {
+                    reporter.difference(d);
+                }
+                let text = format!(
+                    "checked: {}; {} file{} differ{}",
+                    report.summary(0),
+                    diffs.len(),
+                    if diffs.len() == 1 { "" } else { "s" },
+                    if diffs.len() == 1 { "s" } else { "" },
+                );
+                reporter.summary(&report, 0, &text);
+                if diffs.is_empty() {
+                    Exit::Success
+                } else {
+                    Exit::TemplateError
+                }
+            }
+            Err(e) => reporter.bake_error(&e),
+        };
+    }
+    let result = baker.bake(out, &opts);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    warn_versions(baker);
+    match result {
+        Ok(report) => {
+            reporter.summary(&report, 0, &report.summary(0));
+            Exit::Success
+        }
+        Err(e) => reporter.bake_error(&e),
+    }
+}
+
+/// Files whose git time was unknown (`--mtime-from git`), one line each.
+fn warn_versions(baker: &Baker) {
+    for w in baker.version_warnings() {
+        eprintln!("ssibake: warning: {w}");
+    }
+}
+
+/// Pages in the tree, for the progress bar's length (0 when unknown).
+fn count_pages(baker: &Baker, opts: &BakeOptions) -> usize {
+    baker.count_pages(opts).unwrap_or(0)
+}
+
+/// `--check -o FILE`: compare one rendered page with its existing output.
+fn check_file(path: &Path, fresh: &[u8]) -> Exit {
+    match std::fs::read(path) {
+        Ok(old) if old == fresh => {
+            eprintln!("ssibake: {} is up to date", path.display());
+            Exit::Success
+        }
+        Ok(old) => {
+            let name = path.display().to_string();
+            eprint!("{}", crate::bake::unified_diff(&name, &old, fresh));
+            Exit::TemplateError
+        }
+        Err(e) => usage(format!("cannot read `{}`: {e}", path.display())),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, synced
+/// and renamed over the target, so a reader sees the old file or the new one and
+/// never half of either. The target's permissions are kept (new files: 0644).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ssibake-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    let perms = match std::fs::metadata(path) {
+        Ok(m) => m.permissions(),
+        Err(_) => default_permissions(),
+    };
+    tmp.as_file().set_permissions(perms)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn default_permissions() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o644)
+}
+
+#[cfg(not(unix))]
+fn default_permissions() -> std::fs::Permissions {
+    std::fs::metadata(".")
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| unreachable!("the current directory exists"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(Exit::Success as u8, 0);
+        assert_eq!(Exit::TemplateError as u8, 1);
+        assert_eq!(Exit::Usage as u8, 2);
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.html");
+        write_atomically(&target, b"one").unwrap();
+        write_atomically(&target, b"two").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644);
+        }
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file left behind");
+    }
+}

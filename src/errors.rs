@@ -1,0 +1,58 @@
+//! Every public error type of ssibake.
+
+use std::io;
+
+use crate::diag::{Diagnostic, RenderOptions, Sources};
+
+/// What can go wrong when rendering.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The page has template errors (only in [`OnError::Fail`](crate::OnError) mode).
+    #[error("{}", .0)]
+    Template(Box<TemplateErrors>),
+    /// The page or the root could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path as shown to the user.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A page path outside the document root.
+    #[error("`{0}` is outside the document root")]
+    OutsideRoot(String),
+}
+
+/// All template errors of one page, with the sources needed to show them.
+#[derive(Debug)]
+pub struct TemplateErrors {
+    pub(crate) page: String,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) sources: Sources,
+    pub(crate) options: RenderOptions,
+}
+
+impl std::fmt::Display for TemplateErrors {
+    /// The one-line form for logs: "3 errors in index.shtml (first: ...)".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.diagnostics.len();
+        write!(
+            f,
+            "{n} error{} in {}",
+            if n == 1 { "" } else { "s" },
+            self.page
+        )?;
+        if let Some(d) = self.diagnostics.first() {
+            let (line, col) = d.position(&self.sources);
+            write!(
+                f,
+                " (first: {}:{line}:{col}: {})",
+                d.location.file.display(),
+                d.message
+            )?;
+        }
+        Ok(())
+    }
+}

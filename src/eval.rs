@@ -1,0 +1,1329 @@
+//! The evaluator: walks a parsed document and writes its output, with Apache
+//! httpd 2.4 `mod_include` semantics for every element.
+//!
+//! Each handler below mirrors the Apache function named in its doc comment. Where
+//! Apache inserts its error text (`SSI_CREATE_ERROR_BUCKET`) the evaluator calls
+//! [`Rendering::fail`], which inserts the same text in `errmsg` mode and records a
+//! diagnostic in `fail` mode. Problems Apache passes over silently are recorded
+//! with [`Rendering::strict`], which `errmsg` mode ignores.
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::Arc;
+
+use ssibake_grammar::{Arg, Directive, Node, Span};
+
+use crate::cache::{Cache, IoFailure, Parsed};
+use crate::condition;
+use crate::diag::{Code, Diagnostic, Location, Sources};
+use crate::encoding;
+use crate::expr::{self, Backrefs, Vars};
+use crate::fs::{FileSystem, Metadata};
+use crate::lint;
+use crate::mime;
+use crate::resolve::{resolve_file, resolve_virtual, PathError, SitePath};
+use crate::sizefmt;
+use crate::subst::substitute;
+use crate::timefmt::{ht_time, Zone, DEFAULT_TIMEFMT};
+use crate::vars::{Found, Lazy, VarTable};
+
+/// Apache's default `SSIErrorMsg`.
+pub(crate) const DEFAULT_ERRMSG: &[u8] = b"[an error occurred while processing this directive]";
+/// Apache's default `SSIUndefinedEcho`.
+pub(crate) const DEFAULT_ECHOMSG: &[u8] = b"(none)";
+/// Apache refuses a sub-request from a request that already has this many
+/// ancestors (`LimitInternalRecursion`, `ap_is_recursion_limit_exceeded`).
+pub(crate) const MAX_DEPTH: usize = 10;
+
+/// What to do where Apache would print its error text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Report every error and produce no output (the default).
+    #[default]
+    Fail,
+    /// Insert Apache's error text in place and go on, exactly as Apache does.
+    Errmsg,
+}
+
+/// Settings of one rendering, fixed by the `Baker`.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) on_error: OnError,
+    pub(crate) legacy_expr: bool,
+    pub(crate) defines: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Extensions (lower-case, without the dot) of files evaluated when included.
+    pub(crate) template_exts: Vec<Vec<u8>>,
+    pub(crate) zone: Zone,
+    /// The "request time" for `DATE_LOCAL`/`DATE_GMT`.
+    pub(crate) now: i64,
+    /// Refuse ssibake's extensions (`#fhash`, `#frev`, `config hashlen`).
+    pub(crate) apache_only: bool,
+}
+
+impl Settings {
+    pub(crate) fn is_template(&self, path: &SitePath) -> bool {
+        path.extension()
+            .is_some_and(|e| self.template_exts.iter().any(|t| t.eq_ignore_ascii_case(e)))
+    }
+}
+
+/// The result of rendering one page.
+pub(crate) struct Outcome {
+    pub(crate) output: Vec<u8>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) sources: Sources,
+    /// Every file the page included or stat'ed, with its metadata, in order of use.
+    pub(crate) inputs: Vec<(SitePath, Metadata)>,
+    /// Successful includes.
+    pub(crate) includes: usize,
+    /// Files whose size, time or hash was printed (`fsize`, `flastmod`, `fhash`,
+    /// `frev`).
+    pub(crate) stamped: Vec<SitePath>,
+    /// Files `frev` printed a revved URL for: the file and its revved path.
+    pub(crate) revved: Vec<(SitePath, SitePath)>,
+}
+
+/// One page being rendered, with everything its includes share.
+pub(crate) struct Rendering<'s> {
+    settings: &'s Settings,
+    fs: &'s dyn FileSystem,
+    vars: VarTable,
+    top_mtime: i64,
+    out: Vec<u8>,
+    diagnostics: Vec<Diagnostic>,
+    seen: HashSet<(SitePath, usize, Code)>,
+    sources: Sources,
+    cache: &'s Cache,
+    inputs: Vec<(SitePath, Metadata)>,
+    includes: usize,
+    stamped: Vec<SitePath>,
+    revved: Vec<(SitePath, SitePath)>,
+    /// Where each open include was made, outermost first.
+    chain: Vec<Location>,
+    /// Documents being rendered, outermost first.
+    stack: Vec<SitePath>,
+}
+
+/// The per-document state of Apache's `include_ctx_t`: each included document
+/// starts afresh (config, conditionals, regex captures) while variables are shared.
+struct Doc {
+    path: SitePath,
+    /// The document's URL, or `None` for a document included with `file` from
+    /// another directory (Apache gives it an empty URI).
+    url: Option<Vec<u8>>,
+    depth: usize,
+    printing: bool,
+    cond_true: bool,
+    /// `if` elements met while not printing (Apache's `if_nesting_level`).
+    nesting: usize,
+    /// Set when an `if`/`elif` errored: `else` does nothing until `endif` (httpd
+    /// 2.4.68+, observed on 2.4.71).
+    errored: bool,
+    /// Apache's `intern->error`: a malformed directive met while not printing keeps
+    /// the flag up, and every directive is skipped until one is met while printing.
+    lex_error: bool,
+    timefmt: Vec<u8>,
+    size_in_bytes: bool,
+    /// Hex digits `fhash`/`frev` print (`config hashlen`, an extension).
+    hashlen: usize,
+    errmsg: Vec<u8>,
+    echomsg: Vec<u8>,
+    refs: Backrefs,
+    open_ifs: Vec<Span>,
+}
+
+/// Why an include, `fsize` or `flastmod` target could not be used.
+struct Failure {
+    code: Code,
+    message: String,
+    help: Option<String>,
+}
+
+impl Failure {
+    fn new(code: Code, message: String) -> Failure {
+        Failure {
+            code,
+            message,
+            help: None,
+        }
+    }
+}
+
+impl From<PathError> for Failure {
+    fn from(e: PathError) -> Failure {
+        let code = match e {
+            PathError::AboveRoot(_) | PathError::Absolute(_) | PathError::AboveDocument(_) => {
+                Code::OutsideRoot
+            }
+            _ => Code::NotFound,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+/// Cuts a value at its first NUL, as Apache's C strings do.
+pub(crate) fn c_string(bytes: &[u8]) -> &[u8] {
+    match memchr::memchr(0, bytes) {
+        Some(i) => &bytes[..i],
+        None => bytes,
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The variable access the expression evaluator and `$VAR` substitution see:
+/// the shared table, with lazy built-ins rendered in the asking document's format.
+struct DocVars<'a> {
+    table: &'a mut VarTable,
+    settings: &'a Settings,
+    top_mtime: i64,
+    timefmt: &'a [u8],
+}
+
+impl Vars for DocVars<'_> {
+    fn get(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        match self.table.get(name)? {
+            Found::Value(v) => Some(v.to_vec()),
+            Found::Lazy(lazy) => {
+                let s = self.settings;
+                let value = match lazy {
+                    Lazy::DateLocal => ht_time(self.timefmt, s.now, &s.zone, false),
+                    Lazy::DateGmt => ht_time(self.timefmt, s.now, &s.zone, true),
+                    Lazy::LastModified => ht_time(self.timefmt, self.top_mtime, &s.zone, false),
+                };
+                // Apache stores the rendered value: later readers see this format.
+                self.table.set(name, value.clone());
+                Some(value)
+            }
+        }
+    }
+}
+
+impl<'s> Rendering<'s> {
+    /// Renders the page at `path`, whose bytes are `source`.
+    pub(crate) fn render(
+        settings: &'s Settings,
+        fs: &'s dyn FileSystem,
+        cache: &'s Cache,
+        path: SitePath,
+        page: Arc<Parsed>,
+        mtime: i64,
+    ) -> Outcome {
+        let mut r = Rendering {
+            settings,
+            fs,
+            vars: VarTable::default(),
+            top_mtime: mtime,
+            out: Vec::with_capacity(page.source.len() + page.source.len() / 8),
+            diagnostics: Vec::new(),
+            seen: HashSet::new(),
+            sources: Sources::default(),
+            cache,
+            inputs: Vec::new(),
+            includes: 0,
+            stamped: Vec::new(),
+            revved: Vec::new(),
+            chain: Vec::new(),
+            stack: Vec::new(),
+        };
+        // `SetEnv`-style variables first, then Apache's add_include_vars.
+        for (name, value) in &settings.defines {
+            r.vars.set(name, value.clone());
+        }
+        r.vars.set_lazy(b"DATE_LOCAL", Lazy::DateLocal);
+        r.vars.set_lazy(b"DATE_GMT", Lazy::DateGmt);
+        r.vars.set_lazy(b"LAST_MODIFIED", Lazy::LastModified);
+        r.vars.set(b"DOCUMENT_URI", path.url());
+        r.vars.set(b"DOCUMENT_ARGS", Vec::new());
+        r.vars.set(b"DOCUMENT_NAME", path.file_name().to_vec());
+        let url = Some(path.url());
+        r.document(path, url, page, 0);
+        Outcome {
+            output: r.out,
+            diagnostics: r.diagnostics,
+            sources: r.sources,
+            inputs: r.inputs,
+            includes: r.includes,
+            stamped: r.stamped,
+            revved: r.revved,
+        }
+    }
+
+    /// Evaluates one document (the page or an included template) into `self.out`.
+    fn document(
+        &mut self,
+        path: SitePath,
+        url: Option<Vec<u8>>,
+        parsed: Arc<Parsed>,
+        depth: usize,
+    ) {
+        let source = &parsed.source;
+        self.sources.insert(path.clone(), source.clone());
+        if self.settings.on_error == OnError::Fail {
+            for d in &parsed.findings {
+                self.record(&path, d.span, d.code, d.message.clone(), d.help.clone());
+            }
+        }
+        self.stack.push(path.clone());
+        let mut doc = Doc {
+            path,
+            url,
+            depth,
+            printing: true,
+            cond_true: true,
+            nesting: 0,
+            errored: false,
+            lex_error: false,
+            timefmt: DEFAULT_TIMEFMT.to_vec(),
+            size_in_bytes: false,
+            hashlen: DEFAULT_HASHLEN,
+            errmsg: DEFAULT_ERRMSG.to_vec(),
+            echomsg: DEFAULT_ECHOMSG.to_vec(),
+            refs: Backrefs::default(),
+            open_ifs: Vec::new(),
+        };
+        for node in &parsed.nodes {
+            match node {
+                Node::Text(span) => {
+                    if doc.printing {
+                        self.out.extend_from_slice(&source[span.range()]);
+                    }
+                }
+                Node::Unterminated(span) => {
+                    // AH01372: the directive's bytes are dropped.
+                    if doc.printing {
+                        self.fail(
+                            &doc,
+                            *span,
+                            Code::Syntax,
+                            "directive is not closed before the end of the file".into(),
+                            Some("close it with ` -->`".into()),
+                        );
+                    }
+                }
+                Node::Directive(d) => self.directive(&mut doc, d),
+            }
+        }
+        if !doc.printing || doc.nesting > 0 {
+            // Apache only logs AH01373.
+            let span = doc.open_ifs.last().copied().unwrap_or_default();
+            self.strict(
+                &doc,
+                span,
+                Code::UnclosedIf,
+                "`#if` without `#endif`".into(),
+                None,
+            );
+        }
+        self.stack.pop();
+    }
+
+    /// Records a diagnostic once per place and code.
+    fn record(
+        &mut self,
+        file: &SitePath,
+        span: Span,
+        code: Code,
+        message: String,
+        help: Option<String>,
+    ) {
+        if self.settings.on_error != OnError::Fail {
+            return;
+        }
+        if !self.seen.insert((file.clone(), span.start, code)) {
+            return;
+        }
+        let mut included_from: Vec<Location> = self.chain.clone();
+        included_from.reverse();
+        self.diagnostics.push(Diagnostic {
+            code,
+            message,
+            location: Location {
+                file: file.clone(),
+                span,
+            },
+            help,
+            included_from,
+        });
+    }
+
+    /// Where Apache inserts its error text (`SSI_CREATE_ERROR_BUCKET`).
+    fn fail(&mut self, doc: &Doc, span: Span, code: Code, message: String, help: Option<String>) {
+        match self.settings.on_error {
+            OnError::Errmsg => self.out.extend_from_slice(&doc.errmsg),
+            OnError::Fail => self.record(&doc.path, span, code, message, help),
+        }
+    }
+
+    /// A problem Apache passes over silently: an error in strict mode only.
+    fn strict(&mut self, doc: &Doc, span: Span, code: Code, message: String, help: Option<String>) {
+        self.record(&doc.path, span, code, message, help);
+    }
+
+    /// The variables as `doc` sees them (lazy dates in its `timefmt`).
+    fn vars<'a>(&'a mut self, doc: &'a Doc) -> DocVars<'a> {
+        DocVars {
+            table: &mut self.vars,
+            settings: self.settings,
+            top_mtime: self.top_mtime,
+            timefmt: &doc.timefmt,
+        }
+    }
+
+    /// Apache's `ap_ssi_parse_string`.
+    fn subst(&mut self, doc: &Doc, value: &[u8], span: Span) -> Vec<u8> {
+        let mut vars = self.vars(doc);
+        let out = substitute(value, &mut |name| expr::lookup(&mut vars, &doc.refs, name));
+        if memchr::memmem::find(value, b"${").is_some() && has_unterminated_brace(value) {
+            self.strict(
+                doc,
+                span,
+                Code::Substitution,
+                "`${` without a closing `}`: Apache drops the rest of the value".into(),
+                Some("close the variable name with `}`".into()),
+            );
+        }
+        out
+    }
+
+    /// `send_parsed_content`'s PARSE_EXECUTE step: the error flag, then the handler.
+    fn directive(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if d.malformed.is_some() || doc.lex_error {
+            if doc.printing {
+                let span = d.malformed.map_or(d.span, |m| m.span(d));
+                self.fail(doc, span, Code::Syntax, malformed_message(d), None);
+                doc.lex_error = false;
+            } else {
+                doc.lex_error = true;
+            }
+            return;
+        }
+        match &d.name[..] {
+            b"if" => self.handle_if(doc, d),
+            b"elif" => self.handle_elif(doc, d),
+            b"else" => self.handle_else(doc, d),
+            b"endif" => self.handle_endif(doc, d),
+            _ if !doc.printing => {}
+            b"echo" => self.handle_echo(doc, d),
+            b"include" => self.handle_include(doc, d),
+            b"fsize" => self.handle_fsize_flastmod(doc, d, true),
+            b"flastmod" => self.handle_fsize_flastmod(doc, d, false),
+            b"fhash" if !self.settings.apache_only => self.handle_fhash_frev(doc, d, false),
+            b"frev" if !self.settings.apache_only => self.handle_fhash_frev(doc, d, true),
+            b"config" => self.handle_config(doc, d),
+            b"set" => self.handle_set(doc, d),
+            b"printenv" => self.handle_printenv(doc, d),
+            b"comment" => {}
+            b"exec" => self.fail(
+                doc,
+                d.span,
+                Code::ExecRefused,
+                "`#exec` is refused: ssibake never runs commands (Apache's IncludesNOEXEC)".into(),
+                None,
+            ),
+            other => {
+                let name = text(other);
+                let (message, help) = if lint::EXTENSION_ELEMENTS.contains(&name.as_str()) {
+                    (
+                        lint::extension_refused(&name),
+                        Some("drop --apache-only to use ssibake's extensions".into()),
+                    )
+                } else {
+                    (
+                        format!("unknown directive `#{name}`"),
+                        lint::suggest_directive(other),
+                    )
+                };
+                self.fail(doc, d.name.span, Code::UnknownDirective, message, help);
+            }
+        }
+    }
+
+    /// `handle_echo`.
+    fn handle_echo(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if d.args.is_empty() {
+            return self.fail(
+                doc,
+                d.span,
+                Code::MissingAttribute,
+                "`#echo` needs a `var` attribute".into(),
+                None,
+            );
+        }
+        let mut encoding = (b"entity".to_vec(), d.span);
+        let mut decoding = (b"none".to_vec(), d.span);
+        for arg in &d.args {
+            let Some(raw) = self.value_or_stop(doc, d, arg) else {
+                break;
+            };
+            let value = encoding::decode_html(c_string(raw));
+            match &arg.name[..] {
+                b"var" => {
+                    let name = self.subst(doc, &value, arg.span);
+                    let found = expr::lookup(&mut self.vars(doc), &doc.refs, &name);
+                    let Some(val) = found else {
+                        self.out.extend_from_slice(&doc.echomsg);
+                        continue;
+                    };
+                    let decoded = self.codings(doc, &decoding, "decoding", &val, true);
+                    let encoded = self.codings(
+                        doc,
+                        &encoding,
+                        "encoding",
+                        decoded.as_deref().unwrap_or(&val),
+                        false,
+                    );
+                    match (decoded, encoded) {
+                        (Some(_), Some(out)) => self.out.extend_from_slice(&out),
+                        _ => break,
+                    }
+                }
+                b"decoding" => decoding = (value, arg.span),
+                b"encoding" => encoding = (value, arg.span),
+                _ => {
+                    self.unknown_attribute(doc, d, arg);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Applies an `encoding`/`decoding` token list given by the attribute at
+    /// `list.1`; `None` (after an error) when a token is unknown.
+    fn codings(
+        &mut self,
+        doc: &Doc,
+        list: &(Vec<u8>, Span),
+        what: &str,
+        value: &[u8],
+        decode: bool,
+    ) -> Option<Vec<u8>> {
+        match encoding::parse_codings(&list.0) {
+            Ok(codings) => Some(if decode {
+                encoding::decode(&codings, value)
+            } else {
+                encoding::encode(&codings, value)
+            }),
+            Err(token) => {
+                self.fail(
+                    doc,
+                    list.1,
+                    Code::BadValue,
+                    format!(
+                        "unknown {what} `{}` (expected none, url, urlencoded, entity or base64)",
+                        text(&token)
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// The value of `arg`, or `None` when it has none: Apache then stops
+    /// processing the element without a word.
+    fn value_or_stop<'a>(
+        &mut self,
+        doc: &Doc,
+        d: &Directive<'_>,
+        arg: &'a Arg<'_>,
+    ) -> Option<&'a [u8]> {
+        if arg.value.is_none() {
+            self.strict(
+                doc,
+                arg.span,
+                Code::MissingAttribute,
+                format!(
+                    "attribute `{}` of `#{}` has no value; Apache ignores it and everything after it",
+                    text(&arg.name),
+                    text(&d.name)
+                ),
+                Some(format!("write `{}=\"...\"`", text(&arg.name))),
+            );
+        }
+        arg.value_bytes()
+    }
+
+    fn unknown_attribute(&mut self, doc: &Doc, d: &Directive<'_>, arg: &Arg<'_>) {
+        let help = lint::suggest_attribute(&d.name, &arg.name);
+        self.fail(
+            doc,
+            arg.name.span,
+            Code::UnknownAttribute,
+            format!(
+                "unknown attribute `{}` for `#{}`",
+                text(&arg.name),
+                text(&d.name)
+            ),
+            help,
+        );
+    }
+
+    /// `handle_config`.
+    fn handle_config(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if d.args.is_empty() {
+            return self.fail(
+                doc,
+                d.span,
+                Code::MissingAttribute,
+                "`#config` needs an attribute (timefmt, sizefmt, errmsg or echomsg)".into(),
+                None,
+            );
+        }
+        for arg in &d.args {
+            let Some(raw) = self.value_or_stop(doc, d, arg) else {
+                break;
+            };
+            let raw = c_string(raw);
+            match &arg.name[..] {
+                b"errmsg" => doc.errmsg = self.subst(doc, raw, arg.span),
+                b"echomsg" => doc.echomsg = self.subst(doc, raw, arg.span),
+                b"timefmt" => {
+                    doc.timefmt = self.subst(doc, raw, arg.span);
+                    let s = self.settings;
+                    let local = ht_time(&doc.timefmt, s.now, &s.zone, false);
+                    let gmt = ht_time(&doc.timefmt, s.now, &s.zone, true);
+                    let last = ht_time(&doc.timefmt, self.top_mtime, &s.zone, false);
+                    self.vars.set(b"DATE_LOCAL", local);
+                    self.vars.set(b"DATE_GMT", gmt);
+                    self.vars.set(b"LAST_MODIFIED", last);
+                }
+                b"hashlen" if !self.settings.apache_only => {
+                    let value = self.subst(doc, raw, arg.span);
+                    match lint::parse_hashlen(&value) {
+                        Some(n) => doc.hashlen = n,
+                        None => {
+                            let msg = format!(
+                                "hashlen `{}` is not a number from 1 to {}",
+                                text(&value),
+                                lint::MAX_HASHLEN
+                            );
+                            self.fail(doc, arg.span, Code::BadValue, msg, None);
+                            break;
+                        }
+                    }
+                }
+                b"hashlen" => {
+                    self.fail(
+                        doc,
+                        arg.name.span,
+                        Code::UnknownAttribute,
+                        lint::extension_attribute_refused("config", "hashlen"),
+                        Some("drop --apache-only to use ssibake's extensions".into()),
+                    );
+                    break;
+                }
+                b"sizefmt" => {
+                    let value = self.subst(doc, raw, arg.span);
+                    match &value[..] {
+                        b"bytes" => doc.size_in_bytes = true,
+                        b"abbrev" => doc.size_in_bytes = false,
+                        other => {
+                            let msg = format!(
+                                "unknown sizefmt `{}` (expected `bytes` or `abbrev`, lower-case)",
+                                text(other)
+                            );
+                            self.fail(doc, arg.span, Code::BadValue, msg, None);
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    self.unknown_attribute(doc, d, arg);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A `file`/`virtual` attribute of `fsize`, `flastmod`, `fhash` or `frev`: its
+    /// value entity-decoded and substituted, and whether it is a `file`. `None`
+    /// (after reporting) where Apache stops processing the element: a value-less
+    /// or unknown attribute.
+    fn path_attribute(
+        &mut self,
+        doc: &Doc,
+        d: &Directive<'_>,
+        arg: &Arg<'_>,
+    ) -> Option<(Vec<u8>, bool)> {
+        let raw = self.value_or_stop(doc, d, arg)?;
+        // Substituted before the name is checked, as in Apache (a lazy date
+        // variable is rendered, and kept, even for an unknown attribute).
+        let value = encoding::decode_html(c_string(raw));
+        let value = self.subst(doc, &value, arg.span);
+        match &arg.name[..] {
+            b"file" => Some((value, true)),
+            b"virtual" => Some((value, false)),
+            _ => {
+                self.unknown_attribute(doc, d, arg);
+                None
+            }
+        }
+    }
+
+    /// `handle_fsize` and `handle_flastmod` (they differ only in what they print).
+    fn handle_fsize_flastmod(&mut self, doc: &mut Doc, d: &Directive<'_>, fsize: bool) {
+        if d.args.is_empty() {
+            let msg = format!("`#{}` needs a `virtual` or `file` attribute", text(&d.name));
+            return self.fail(doc, d.span, Code::MissingAttribute, msg, None);
+        }
+        for arg in &d.args {
+            let Some((value, is_file)) = self.path_attribute(doc, d, arg) else {
+                break;
+            };
+            let target = if is_file {
+                resolve_file(&value, &doc.path)
+            } else {
+                resolve_virtual(&value, doc.url.as_deref())
+            };
+            match target
+                .map_err(Failure::from)
+                .and_then(|path| self.lookup(doc, &path))
+            {
+                Ok(meta) => {
+                    if let Some((p, _)) = self.inputs.last() {
+                        self.stamped.push(p.clone());
+                    }
+                    let printed = if !fsize {
+                        ht_time(&doc.timefmt, meta.mtime, &self.settings.zone, false)
+                    } else if doc.size_in_bytes {
+                        sizefmt::bytes(meta.len as i64)
+                    } else {
+                        sizefmt::abbrev(meta.len as i64)
+                    };
+                    self.out.extend_from_slice(&printed);
+                }
+                Err(f) => {
+                    self.fail(doc, arg.span, f.code, f.message, f.help);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `fhash` and `frev`, ssibake's extensions: the file's SHA-256 in hex (the
+    /// first `hashlen` digits), or its URL with that hash before the extension.
+    /// Attributes and errors as `fsize`.
+    fn handle_fhash_frev(&mut self, doc: &mut Doc, d: &Directive<'_>, rev: bool) {
+        if d.args.is_empty() {
+            let msg = format!("`#{}` needs a `virtual` or `file` attribute", text(&d.name));
+            return self.fail(doc, d.span, Code::MissingAttribute, msg, None);
+        }
+        for arg in &d.args {
+            let Some((value, is_file)) = self.path_attribute(doc, d, arg) else {
+                break;
+            };
+            match self.fingerprint(doc, &value, is_file, rev) {
+                Ok(printed) => self.out.extend_from_slice(&printed),
+                Err(f) => {
+                    self.fail(doc, arg.span, f.code, f.message, f.help);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// What `fhash`/`frev` print for one attribute value.
+    fn fingerprint(
+        &mut self,
+        doc: &Doc,
+        value: &[u8],
+        is_file: bool,
+        rev: bool,
+    ) -> Result<Vec<u8>, Failure> {
+        let resolve = |v: &[u8]| {
+            if is_file {
+                resolve_file(v, &doc.path)
+            } else {
+                resolve_virtual(v, doc.url.as_deref())
+            }
+        };
+        let path = resolve(value)?;
+        let meta = self.lookup(doc, &path)?;
+        if meta.is_dir {
+            return Err(Failure::new(
+                Code::NotFound,
+                format!("`{}` is a directory", path.display()),
+            ));
+        }
+        let digest = self
+            .cache
+            .digest(self.fs, &path)
+            .map_err(|e| io_failure(&path, &e))?;
+        let hash = hex(&digest[..]);
+        let hash = &hash.as_bytes()[..doc.hashlen];
+        self.stamped.push(path.clone());
+        if !rev {
+            return Ok(hash.to_vec());
+        }
+        // The hash goes before the extension of the last segment of the URL's
+        // path (before any query or fragment of a `virtual`), as written.
+        let end = if is_file {
+            value.len()
+        } else {
+            memchr::memchr2(b'?', b'#', value).unwrap_or(value.len())
+        };
+        let url = revved_name(&value[..end], hash);
+        let revved_path = revved_name(path.as_bytes(), hash);
+        let revved_path = SitePath::from_relative(&revved_path).ok();
+        // The written URL must name the revved file (a `%2E` for the dot would not).
+        match (&revved_path, resolve(&url)) {
+            (Some(expected), Ok(got)) if *expected == got => {}
+            _ => {
+                return Err(Failure {
+                    code: Code::BadValue,
+                    message: format!(
+                    "cannot put the hash into `{}`: the revved URL would not name the revved file",
+                    text(value)
+                ),
+                    help: Some("write the file name without %-escapes".into()),
+                })
+            }
+        }
+        let revved_path = revved_path.expect("checked above");
+        self.revved.push((path, revved_path));
+        let mut out = url;
+        out.extend_from_slice(&value[end..]);
+        Ok(out)
+    }
+
+    /// A sub-request lookup: metadata of `path`, refusing lookups past the depth limit.
+    fn lookup(&mut self, doc: &Doc, path: &SitePath) -> Result<Metadata, Failure> {
+        if doc.depth >= MAX_DEPTH {
+            return Err(Failure::new(
+                Code::IncludeDepth,
+                format!("includes are nested more than {MAX_DEPTH} levels deep (Apache's limit)"),
+            ));
+        }
+        match self.cache.metadata(self.fs, path) {
+            Ok(meta) => {
+                self.inputs.push((path.clone(), meta));
+                Ok(meta)
+            }
+            Err(e) => Err(io_failure(path, &e)),
+        }
+    }
+
+    /// `handle_include`, with Apache's `onerror` state machine.
+    fn handle_include(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if d.args.is_empty() {
+            return self.fail(
+                doc,
+                d.span,
+                Code::MissingAttribute,
+                "`#include` needs a `virtual` or `file` attribute".into(),
+                None,
+            );
+        }
+        let mut last_error: Option<(Span, Failure)> = None;
+        for arg in &d.args {
+            let Some(raw) = self.value_or_stop(doc, d, arg) else {
+                break;
+            };
+            let name = &arg.name[..];
+            if !matches!(name, b"virtual" | b"file" | b"onerror") {
+                self.unknown_attribute(doc, d, arg);
+                break;
+            }
+            let value = encoding::decode_html(c_string(raw));
+            let value = self.subst(doc, &value, arg.span);
+            let result = if name == b"file" {
+                resolve_file(&value, &doc.path)
+                    .map_err(Failure::from)
+                    .and_then(|path| {
+                        let url = file_include_url(doc, &path);
+                        self.include(doc, arg.span, path, url, None)
+                    })
+            } else if (name == b"virtual" && last_error.is_none())
+                || (name == b"onerror" && last_error.is_some())
+            {
+                resolve_virtual(&value, doc.url.as_deref())
+                    .map_err(Failure::from)
+                    .and_then(|path| {
+                        let url = Some(path.url());
+                        self.include(doc, arg.span, path, url, query(&value))
+                    })
+            } else {
+                continue;
+            };
+            match result {
+                Ok(()) => last_error = None,
+                Err(f) => {
+                    if last_error.is_some() {
+                        // onerror failed too: give up.
+                        break;
+                    }
+                    last_error = Some((arg.span, f));
+                }
+            }
+        }
+        if let Some((span, f)) = last_error {
+            self.fail(doc, span, f.code, f.message, f.help);
+        }
+    }
+
+    /// Runs one include sub-request: a template is evaluated (sharing variables),
+    /// any other text file copied as it is.
+    fn include(
+        &mut self,
+        doc: &Doc,
+        span: Span,
+        path: SitePath,
+        url: Option<Vec<u8>>,
+        query: Option<&[u8]>,
+    ) -> Result<(), Failure> {
+        if self.settings.on_error == OnError::Fail && self.stack.contains(&path) {
+            let mut chain: Vec<String> = self.stack.iter().map(SitePath::display).collect();
+            chain.push(path.display());
+            return Err(Failure {
+                code: Code::IncludeCycle,
+                message: format!("include cycle: {}", chain.join(" -> ")),
+                help: Some("Apache would repeat the page until its nesting limit of 10".into()),
+            });
+        }
+        let meta = self.lookup(doc, &path)?;
+        if meta.is_dir {
+            return Err(Failure::new(
+                Code::NotFound,
+                format!("`{}` is a directory", path.display()),
+            ));
+        }
+        if mime::is_refused(path.extension()) {
+            return Err(Failure {
+                code: Code::NotText,
+                message: format!(
+                    "`{}` is not a text/* file; Apache refuses to include it under IncludesNOEXEC",
+                    path.display()
+                ),
+                help: None,
+            });
+        }
+        if self.settings.is_template(&path) {
+            let parsed = self
+                .cache
+                .parsed(self.fs, &path)
+                .map_err(|e| io_failure(&path, &e))?;
+            if let Some(args) = query {
+                // includes_filter adds the sub-request's query to the environment,
+                // which nested documents share with the page (observed on 2.4.71).
+                let unescaped = encoding::unescape_url(args);
+                self.vars.set(b"QUERY_STRING", args.to_vec());
+                self.vars.set(
+                    b"QUERY_STRING_UNESCAPED",
+                    encoding::escape_shell_cmd(&unescaped),
+                );
+            }
+            self.includes += 1;
+            self.chain.push(Location {
+                file: doc.path.clone(),
+                span,
+            });
+            self.document(path, url, parsed, doc.depth + 1);
+            self.chain.pop();
+        } else {
+            let bytes = self
+                .cache
+                .bytes(self.fs, &path)
+                .map_err(|e| io_failure(&path, &e))?;
+            self.includes += 1;
+            self.out.extend_from_slice(&bytes);
+        }
+        Ok(())
+    }
+
+    /// `handle_set`.
+    fn handle_set(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if d.args.len() < 2 {
+            return self.fail(
+                doc,
+                d.span,
+                Code::MissingAttribute,
+                "`#set` needs `var` and `value` attributes".into(),
+                None,
+            );
+        }
+        let mut encoding = (b"none".to_vec(), d.span);
+        let mut decoding = (b"none".to_vec(), d.span);
+        let mut var: Option<Vec<u8>> = None;
+        for arg in &d.args {
+            let Some(raw) = self.value_or_stop(doc, d, arg) else {
+                break;
+            };
+            let raw = c_string(raw);
+            match &arg.name[..] {
+                b"var" => {
+                    let name = encoding::decode_html(raw);
+                    var = Some(self.subst(doc, &name, arg.span));
+                }
+                b"decoding" => decoding = (raw.to_vec(), arg.span),
+                b"encoding" => encoding = (raw.to_vec(), arg.span),
+                b"value" => {
+                    let Some(name) = var.clone() else {
+                        self.fail(
+                            doc,
+                            arg.span,
+                            Code::MissingAttribute,
+                            "`value` before `var` in `#set`".into(),
+                            Some("put `var=\"...\"` first".into()),
+                        );
+                        break;
+                    };
+                    let value = self.subst(doc, raw, arg.span);
+                    let decoded = self.codings(doc, &decoding, "decoding", &value, true);
+                    let encoded = self.codings(
+                        doc,
+                        &encoding,
+                        "encoding",
+                        decoded.as_deref().unwrap_or(&value),
+                        false,
+                    );
+                    match (decoded, encoded) {
+                        (Some(_), Some(v)) => self.vars.set(&name, v),
+                        _ => break,
+                    }
+                }
+                _ => {
+                    self.unknown_attribute(doc, d, arg);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `handle_printenv`: every variable as `name=value`, HTML-escaped. Apache also
+    /// prints the CGI environment of the request, which does not exist here.
+    fn handle_printenv(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if !d.args.is_empty() {
+            return self.fail(
+                doc,
+                d.span,
+                Code::UnknownAttribute,
+                "`#printenv` takes no attributes".into(),
+                None,
+            );
+        }
+        self.strict(
+            doc,
+            d.span,
+            Code::Unsupported,
+            "`#printenv` cannot be reproduced at deploy time: Apache prints the CGI environment of each request".into(),
+            Some("use `--on-error errmsg` to print the variables ssibake has, or `#echo` the ones you need".into()),
+        );
+        for name in self.vars.names() {
+            let value = self.vars(doc).get(&name).unwrap_or_default();
+            self.out.extend_from_slice(&encoding::escape_html(&name));
+            self.out.push(b'=');
+            self.out.extend_from_slice(&encoding::escape_html(&value));
+            self.out.push(b'\n');
+        }
+    }
+
+    /// Checks the single `expr` attribute of `if`/`elif`; `Err` after reporting.
+    fn expr_arg<'d>(&mut self, doc: &Doc, d: &'d Directive<'_>) -> Result<&'d Arg<'d>, ()> {
+        let what = text(&d.name);
+        if d.args.len() != 1 {
+            let msg = if d.args.is_empty() {
+                format!("`#{what}` needs an `expr` attribute")
+            } else {
+                format!("`#{what}` takes exactly one attribute, `expr`")
+            };
+            self.fail(doc, d.span, Code::MissingAttribute, msg, None);
+            return Err(());
+        }
+        let arg = &d.args[0];
+        if &arg.name[..] != b"expr" {
+            self.unknown_attribute(doc, d, arg);
+            return Err(());
+        }
+        if arg.value.is_none() {
+            self.fail(
+                doc,
+                arg.span,
+                Code::MissingAttribute,
+                format!("`expr` of `#{what}` has no value"),
+                None,
+            );
+            return Err(());
+        }
+        Ok(arg)
+    }
+
+    /// Parses and evaluates an `expr` value in the configured language.
+    fn condition(&mut self, doc: &mut Doc, arg: &Arg<'_>) -> Result<bool, ()> {
+        let value = arg.value.as_ref().expect("checked by expr_arg");
+        let source = c_string(&value.node);
+        let legacy = self.settings.legacy_expr;
+        let refs = &mut doc.refs;
+        let mut vars = DocVars {
+            table: &mut self.vars,
+            settings: self.settings,
+            top_mtime: self.top_mtime,
+            timefmt: &doc.timefmt,
+        };
+        let result = condition::evaluate(source, legacy, &mut vars, refs);
+        match result {
+            Ok(b) => Ok(b),
+            Err(e) => {
+                // Point into the attribute value when the error has a position.
+                let span = match e.span {
+                    Some(s)
+                        if value.span.start + s.end <= value.span.end && arg.quote.is_some() =>
+                    {
+                        s.shift(value.span.start)
+                    }
+                    _ => value.span,
+                };
+                let code = if e.unsupported {
+                    Code::Unsupported
+                } else {
+                    Code::Expression
+                };
+                self.fail(doc, span, code, e.message, None);
+                Err(())
+            }
+        }
+    }
+
+    /// The error state of httpd 2.4.68+: nothing prints and `else` is inert until
+    /// the next branch that evaluates true, or `endif`.
+    fn errored(doc: &mut Doc) {
+        doc.printing = false;
+        doc.cond_true = false;
+        doc.errored = true;
+    }
+
+    /// `handle_if`.
+    fn handle_if(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        doc.open_ifs.push(d.span);
+        if !doc.printing {
+            doc.nesting += 1;
+            return;
+        }
+        let Ok(arg) = self.expr_arg(doc, d) else {
+            return Self::errored(doc);
+        };
+        match self.condition(doc, arg) {
+            Ok(true) => {
+                doc.printing = true;
+                doc.cond_true = true;
+                doc.errored = false;
+            }
+            Ok(false) => {
+                doc.printing = false;
+                doc.cond_true = false;
+                doc.errored = false;
+            }
+            Err(()) => Self::errored(doc),
+        }
+        doc.nesting = 0;
+    }
+
+    /// `handle_elif`.
+    fn handle_elif(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if doc.nesting > 0 {
+            return;
+        }
+        if doc.open_ifs.is_empty() {
+            self.strict(
+                doc,
+                d.span,
+                Code::Conditional,
+                "`#elif` without `#if`: Apache hides everything up to the next `#endif`".into(),
+                None,
+            );
+        }
+        let Ok(arg) = self.expr_arg(doc, d) else {
+            return Self::errored(doc);
+        };
+        if doc.cond_true {
+            doc.printing = false;
+            return;
+        }
+        match self.condition(doc, arg) {
+            Ok(true) => {
+                doc.printing = true;
+                doc.cond_true = true;
+            }
+            Ok(false) => {
+                doc.printing = false;
+                doc.cond_true = false;
+            }
+            Err(()) => Self::errored(doc),
+        }
+    }
+
+    /// `handle_else`.
+    fn handle_else(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        if doc.nesting > 0 {
+            return;
+        }
+        if doc.open_ifs.is_empty() {
+            self.strict(
+                doc,
+                d.span,
+                Code::Conditional,
+                "`#else` without `#if`: Apache hides everything up to the next `#endif`".into(),
+                None,
+            );
+        }
+        if !d.args.is_empty() {
+            if doc.printing {
+                self.fail(
+                    doc,
+                    d.span,
+                    Code::Conditional,
+                    "`#else` takes no attributes".into(),
+                    None,
+                );
+            } else {
+                self.strict(
+                    doc,
+                    d.span,
+                    Code::Conditional,
+                    "`#else` takes no attributes".into(),
+                    None,
+                );
+            }
+            return;
+        }
+        if doc.errored {
+            return;
+        }
+        if doc.cond_true {
+            doc.printing = false;
+        } else {
+            doc.printing = true;
+            doc.cond_true = true;
+        }
+    }
+
+    /// `handle_endif`.
+    fn handle_endif(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        doc.open_ifs.pop();
+        if doc.nesting > 0 {
+            doc.nesting -= 1;
+            return;
+        }
+        if !d.args.is_empty() {
+            // Printed even in a false branch, and the endif is not applied.
+            return self.fail(
+                doc,
+                d.span,
+                Code::Conditional,
+                "`#endif` takes no attributes".into(),
+                None,
+            );
+        }
+        doc.printing = true;
+        doc.cond_true = true;
+        doc.errored = false;
+    }
+}
+
+/// True when some `${` in `value` has no closing `}` (ignoring `\$` escapes).
+fn has_unterminated_brace(value: &[u8]) -> bool {
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'\\' if value.get(i + 1) == Some(&b'$') => i += 2,
+            b'$' if value.get(i + 1) == Some(&b'{') => {
+                match memchr::memchr(b'}', &value[i + 2..]) {
+                    Some(j) => i += j + 3,
+                    None => return true,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// The query string of a `virtual` URL (`r->args`): after `?`, before `#`.
+fn query(url: &[u8]) -> Option<&[u8]> {
+    let start = memchr::memchr(b'?', url)? + 1;
+    let end = memchr::memchr(b'#', &url[start..]).map_or(url.len(), |i| start + i);
+    Some(&url[start..end])
+}
+
+/// The URL of a document included with `file=`: Apache (`ap_sub_req_lookup_file`)
+/// gives one only to a file in the including document's own directory.
+fn file_include_url(doc: &Doc, path: &SitePath) -> Option<Vec<u8>> {
+    if path.parent() != doc.path.parent() {
+        return None;
+    }
+    let base = doc.url.as_ref()?;
+    let dir_end = memchr::memrchr(b'/', base).map_or(0, |i| i + 1);
+    let mut url = base[..dir_end].to_vec();
+    url.extend_from_slice(path.file_name());
+    Some(url)
+}
+
+/// The default `hashlen`.
+pub(crate) const DEFAULT_HASHLEN: usize = 10;
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// `css/app.css` with `hash` → `css/app.<hash>.css`; a name without an extension
+/// (or a dot file) gets `.<hash>` at its end.
+pub(crate) fn revved_name(path: &[u8], hash: &[u8]) -> Vec<u8> {
+    let name_start = memchr::memrchr(b'/', path).map_or(0, |i| i + 1);
+    let insert = memchr::memrchr(b'.', &path[name_start..])
+        .filter(|&i| i > 0)
+        .map_or(path.len(), |i| name_start + i);
+    let mut out = Vec::with_capacity(path.len() + hash.len() + 1);
+    out.extend_from_slice(&path[..insert]);
+    out.push(b'.');
+    out.extend_from_slice(hash);
+    out.extend_from_slice(&path[insert..]);
+    out
+}
+
+fn io_failure(path: &SitePath, e: &IoFailure) -> Failure {
+    if e.unversioned {
+        return Failure {
+            code: Code::Io,
+            message: e.message.clone(),
+            help: Some(
+                "commit the file, or drop --strict-git to fall back to its file time".into(),
+            ),
+        };
+    }
+    if e.outside_root {
+        return Failure::new(Code::OutsideRoot, e.message.clone());
+    }
+    match e.kind {
+        io::ErrorKind::NotFound => Failure {
+            code: Code::NotFound,
+            message: format!("`{}` does not exist", path.display()),
+            help: None,
+        },
+        _ => Failure::new(
+            Code::Io,
+            format!("cannot read `{}`: {}", path.display(), e.message),
+        ),
+    }
+}
+
+fn malformed_message(d: &Directive<'_>) -> String {
+    use ssibake_grammar::Malformed;
+    match d.malformed {
+        Some(Malformed::EmptyName) => "directive has no name right after `<!--#`".into(),
+        Some(Malformed::ValueWithoutName(_)) => "attribute value has no name".into(),
+        Some(Malformed::EmptyAttributeName(_)) => "attribute name is empty".into(),
+        // An earlier malformed directive met while not printing (Apache keeps its
+        // error flag up until a directive is met while printing).
+        None => "an earlier malformed directive in a false branch makes Apache skip this directive"
+            .into(),
+    }
+}

@@ -1,0 +1,272 @@
+//! The small file-system interface the evaluator reads through: on disk (confined
+//! to the document root, symlinks included) or in memory.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::resolve::SitePath;
+
+/// What the evaluator needs to know about a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// Size in bytes (`st_size`; for a directory, the size of its inode).
+    pub len: u64,
+    /// Modification time, whole seconds since the Unix epoch.
+    pub mtime: i64,
+    /// True for a directory.
+    pub is_dir: bool,
+}
+
+/// Read access to a document root. Paths are [`SitePath`]s: already normalised,
+/// relative to the root, never containing `..`.
+pub trait FileSystem: Send + Sync {
+    /// Metadata of the file or directory at `path`.
+    fn metadata(&self, path: &SitePath) -> io::Result<Metadata>;
+    /// The whole content of the file at `path`.
+    fn read(&self, path: &SitePath) -> io::Result<Vec<u8>>;
+
+    /// Every file under the root, sorted, except version-control directories
+    /// (`.git`, `.hg`, `.svn`), ssibake's own staging directories and the
+    /// directories in `skip`.
+    fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>>;
+}
+
+/// Directories never baked or copied.
+pub(crate) fn is_ignored_dir(name: &[u8]) -> bool {
+    matches!(name, b".git" | b".hg" | b".svn") || name.starts_with(b".ssibake-")
+}
+
+fn skipped(path: &SitePath, skip: &[SitePath]) -> bool {
+    skip.iter()
+        .any(|s| path == s || path.as_bytes().starts_with(&[s.as_bytes(), b"/"].concat()))
+}
+
+/// The real file system under a root directory.
+///
+/// Every lookup is checked against the canonical root after resolving symlinks,
+/// so a symlink that points outside the root is refused like `../`.
+#[derive(Clone, Debug)]
+pub struct DiskFs {
+    root: PathBuf,
+}
+
+impl DiskFs {
+    /// A file system rooted at `root`, which must exist.
+    pub fn new(root: impl AsRef<Path>) -> io::Result<DiskFs> {
+        let root = root.as_ref().canonicalize()?;
+        Ok(DiskFs { root })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The real path of `path`, refusing anything that resolves outside the root.
+    pub fn confine(&self, path: &SitePath) -> io::Result<PathBuf> {
+        let joined = self.root.join(path.to_path());
+        let real = joined.canonicalize()?;
+        if real.starts_with(&self.root) {
+            Ok(real)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                OutsideRoot(path.display()),
+            ))
+        }
+    }
+}
+
+/// The error inside an `io::Error` when a symlink leads out of the root.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` resolves to a location outside the document root")]
+pub struct OutsideRoot(pub String);
+
+impl FileSystem for DiskFs {
+    fn metadata(&self, path: &SitePath) -> io::Result<Metadata> {
+        let real = self.confine(path)?;
+        let meta = std::fs::metadata(real)?;
+        let ft = filetime::FileTime::from_last_modification_time(&meta);
+        // APR keeps microseconds and Apache divides toward zero: -1.5 s is -1.
+        let mtime = if ft.unix_seconds() < 0 && ft.nanoseconds() > 0 {
+            ft.unix_seconds() + 1
+        } else {
+            ft.unix_seconds()
+        };
+        Ok(Metadata {
+            len: meta.len(),
+            mtime,
+            is_dir: meta.is_dir(),
+        })
+    }
+
+    fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
+        std::fs::read(self.confine(path)?)
+    }
+
+    fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
+        let mut out = Vec::new();
+        let walker = walkdir::WalkDir::new(&self.root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                if e.depth() == 0 {
+                    return true;
+                }
+                let name = e.file_name().as_encoded_bytes();
+                !(e.file_type().is_dir() && is_ignored_dir(name))
+            });
+        for entry in walker {
+            let entry = entry.map_err(io::Error::other)?;
+            if entry.depth() == 0 {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&self.root)
+                .map_err(io::Error::other)?;
+            let path = SitePath::from_relative(rel.as_os_str().as_encoded_bytes())
+                .map_err(io::Error::other)?;
+            if skipped(&path, skip) {
+                continue;
+            }
+            let ft = entry.file_type();
+            let is_file = ft.is_file()
+                || (ft.is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
+            if is_file {
+                out.push(path);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An in-memory document root, for tools that render without touching the disk.
+///
+/// Directories exist implicitly as parents of files.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryFs {
+    files: BTreeMap<Vec<u8>, (Vec<u8>, i64)>,
+}
+
+impl MemoryFs {
+    /// An empty tree.
+    pub fn new() -> MemoryFs {
+        MemoryFs::default()
+    }
+
+    /// Adds (or replaces) the file at `path` (relative to the root, `/`-separated)
+    /// with `content` and modification time `mtime` (Unix seconds).
+    pub fn insert(&mut self, path: &str, content: impl Into<Vec<u8>>, mtime: i64) -> &mut Self {
+        let key = path.trim_start_matches('/').as_bytes().to_vec();
+        self.files.insert(key, (content.into(), mtime));
+        self
+    }
+
+    fn is_dir(&self, path: &[u8]) -> bool {
+        if path.is_empty() {
+            return true;
+        }
+        let mut prefix = path.to_vec();
+        prefix.push(b'/');
+        self.files
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&prefix))
+    }
+}
+
+fn not_found() -> io::Error {
+    io::Error::from(io::ErrorKind::NotFound)
+}
+
+impl FileSystem for MemoryFs {
+    fn metadata(&self, path: &SitePath) -> io::Result<Metadata> {
+        if let Some((content, mtime)) = self.files.get(path.as_bytes()) {
+            return Ok(Metadata {
+                len: content.len() as u64,
+                mtime: *mtime,
+                is_dir: false,
+            });
+        }
+        if self.is_dir(path.as_bytes()) {
+            return Ok(Metadata {
+                len: 4096,
+                mtime: 0,
+                is_dir: true,
+            });
+        }
+        Err(not_found())
+    }
+
+    fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
+        self.files
+            .get(path.as_bytes())
+            .map(|(c, _)| c.clone())
+            .ok_or_else(not_found)
+    }
+
+    fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
+        Ok(self
+            .files
+            .keys()
+            .filter_map(|k| SitePath::from_relative(k).ok())
+            .filter(|p| {
+                !skipped(p, skip) && !p.as_bytes().split(|&b| b == b'/').any(is_ignored_dir)
+            })
+            .collect())
+    }
+}
+
+impl MemoryFs {
+    /// The files, root-relative path to content.
+    pub fn files(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.files.iter().map(|(k, (c, _))| (&k[..], &c[..]))
+    }
+
+    /// The modification time of `path`, if it exists.
+    pub fn mtime(&self, path: &str) -> Option<i64> {
+        self.files.get(path.as_bytes()).map(|(_, m)| *m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_fs_has_implicit_directories() {
+        let mut fs = MemoryFs::new();
+        fs.insert("css/app.css", "body{}", 42);
+        let css = SitePath::from_relative(b"css/app.css").unwrap();
+        assert_eq!(fs.metadata(&css).unwrap().len, 6);
+        assert_eq!(fs.metadata(&css).unwrap().mtime, 42);
+        let dir = SitePath::from_relative(b"css").unwrap();
+        assert!(fs.metadata(&dir).unwrap().is_dir);
+        let none = SitePath::from_relative(b"cs").unwrap();
+        assert!(fs.metadata(&none).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn disk_fs_refuses_symlinks_out_of_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "s").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("ok.txt"), "ok").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            root.path().join("link.txt"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("ok.txt", root.path().join("inner.txt")).unwrap();
+        let fs = DiskFs::new(root.path()).unwrap();
+        let link = SitePath::from_relative(b"link.txt").unwrap();
+        let err = fs.read(&link).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        let inner = SitePath::from_relative(b"inner.txt").unwrap();
+        assert_eq!(fs.read(&inner).unwrap(), b"ok");
+    }
+}

@@ -1,0 +1,5 @@
+//! The `ssibake` command: parse the arguments, run, map the result to an exit status.
+
+fn main() -> std::process::ExitCode {
+    ssibake::cli::main()
+}

@@ -1,0 +1,162 @@
+//! Differential test against a real Apache httpd 2.4 mod_include.
+//!
+//! Starts one Apache per time zone over every case with `apache = true` and asserts, for each,
+//! that
+//! 1. Apache still serves exactly the recorded `expected.html` (a drift of the reference
+//!    shows up here), and
+//! 2. `ssibake --on-error errmsg` (plus `--legacy-expr` when the case asks) prints the same
+//!    bytes as Apache.
+//!
+//! `RECORD_APACHE=1 cargo test --test apache_differential` (re)writes every `expected.html` from
+//! Apache's response; that is the only way expected.html files are produced.
+//! Without Apache the test is skipped loudly, except under `CI=true`, where it fails.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use support::apache::{apache_or_skip, Apache, VHost};
+use support::diff::diff;
+use support::fixture::{self, Case, Mode};
+use support::run::run_ssibake;
+use support::{env_flag, Failures};
+
+#[test]
+fn apache_differential() {
+    let Some(bin) = apache_or_skip("apache_differential") else {
+        return;
+    };
+    let record = env_flag("RECORD_APACHE");
+    let cases: Vec<Case> = fixture::load_cases()
+        .into_iter()
+        .filter(|c| c.apache)
+        .collect();
+    let tmp = fixture::temp_parent("ssibake-differential-");
+    if let Err(e) = fixture::check_parents_traversable(tmp.path()) {
+        panic!("{e}");
+    }
+    let mut by_tz: BTreeMap<&str, Vec<&Case>> = BTreeMap::new();
+    for c in &cases {
+        by_tz.entry(c.tz.as_str()).or_default().push(c);
+    }
+    let mut failures = Failures::default();
+    let mut recorded = Vec::new();
+    for (tz, group) in by_tz {
+        let roots: Vec<PathBuf> = group.iter().map(|c| c.materialize(tmp.path())).collect();
+        let vhosts: Vec<VHost> = group
+            .iter()
+            .zip(&roots)
+            .map(|(c, r)| VHost {
+                name: c.name.clone(),
+                root: r.clone(),
+                legacy_expr: c.legacy_expr,
+                defines: c.defines.clone(),
+            })
+            .collect();
+        let mut apache = Apache::start(&bin, tz, &vhosts)
+            .unwrap_or_else(|e| panic!("cannot start Apache with TZ={tz}: {e}"));
+        eprintln!(
+            "apache_differential: Apache (TZ={tz}) on 127.0.0.1:{} serving {} case(s)",
+            apache.port,
+            group.len()
+        );
+        for (case, root) in group.iter().zip(&roots) {
+            let host = format!("{}.test", case.name);
+            let resp = match apache.get(&host, &case.url_path()) {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.add(
+                        &case.name,
+                        format!("{}Apache request failed: {e}\n", case.header()),
+                    );
+                    continue;
+                }
+            };
+            let root_s = root.to_string_lossy().into_owned();
+            let apache_log = apache.error_log_lines(&root_s).replace(&root_s, "$ROOT");
+            if resp.status != 200 {
+                failures.add(
+                    &case.name,
+                    format!(
+                        "{}Apache answered {} (a parsed page should be 200; the case input is wrong)\n{}\nbody:\n{}\nApache error log:\n{}",
+                        case.header(),
+                        resp.status,
+                        resp.headers,
+                        String::from_utf8_lossy(&resp.body),
+                        apache_log
+                    ),
+                );
+                continue;
+            }
+            let expected_path = case.expected_html_path();
+            let expected = fs::read(&expected_path).ok();
+            if record {
+                if expected.as_deref() != Some(&resp.body[..]) {
+                    fs::write(&expected_path, &resp.body)
+                        .unwrap_or_else(|e| panic!("write {}: {e}", expected_path.display()));
+                    recorded.push(case.name.clone());
+                }
+            } else {
+                match &expected {
+                    None => failures.add(
+                        &case.name,
+                        format!(
+                            "{}no expected.html yet: record it with\n  RECORD_APACHE=1 cargo test --test apache_differential\n",
+                            case.header()
+                        ),
+                    ),
+                    Some(e) if *e != resp.body => failures.add(
+                        &format!("{} (Apache drift)", case.name),
+                        format!(
+                            "{}Apache no longer serves the recorded expected.html (a different Apache build?)\n{}Apache error log:\n{}",
+                            case.header(),
+                            diff("expected.html", e, "Apache now", &resp.body),
+                            apache_log
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            let out = run_ssibake(case, root, Mode::Errmsg);
+            if out.code != Some(0) || out.stdout != resp.body {
+                let mut r = case.header();
+                r.push_str(&format!("command:     {}\n", out.command));
+                r.push_str(&format!(
+                    "status:      {} (expected exit 0)\n",
+                    out.describe_status()
+                ));
+                r.push_str(&diff("Apache", &resp.body, "ssibake", &out.stdout));
+                if !out.stderr.is_empty() {
+                    let s = String::from_utf8_lossy(&out.stderr);
+                    r.push_str(&format!(
+                        "ssibake stderr:\n{}\n",
+                        s.chars().take(2000).collect::<String>()
+                    ));
+                }
+                if !apache_log.is_empty() {
+                    r.push_str(&format!("Apache error log for this case:\n{apache_log}"));
+                }
+                failures.add(&case.name, r);
+            }
+        }
+        apache.stop();
+        eprintln!(
+            "apache_differential: Apache error log kept at {}",
+            apache.kept_error_log_path().display()
+        );
+    }
+    if record {
+        if recorded.is_empty() {
+            eprintln!("RECORD_APACHE: every expected.html already matched Apache");
+        } else {
+            eprintln!(
+                "RECORD_APACHE: wrote {} expected.html file(s) from Apache (review with git diff fixtures/):\n  {}",
+                recorded.len(),
+                recorded.join("\n  ")
+            );
+        }
+    }
+    failures.finish("apache_differential", cases.len());
+}
