@@ -254,7 +254,16 @@ describe("a hidden tab", { timeout: 60_000 }, () => {
   test("makes no requests while hidden, and checks at once when shown", async () => {
     const front = await chrome.open("about:blank");
     const tab = await chrome.open(`${server.origin}/index.html?tab=h`, { background: true });
-    await until(() => tab.evaluate("document.readyState === 'complete'"), 10_000, "the background tab to load");
+    // A new target starts on about:blank, whose readyState is already "complete": wait for our
+    // page itself, and check it is the first build (a page loaded after the rebake below would
+    // already be the new build, and there would be nothing to announce).
+    const first = versionOf(server.root).buildId;
+    await until(
+      () => tab.evaluate("location.search === '?tab=h' && document.readyState === 'complete'"),
+      10_000,
+      "the background tab to load",
+    );
+    assert.equal(await tab.evaluate(`document.querySelector('meta[name="build-id"]').content`), first);
     assert.equal(await tab.evaluate("document.visibilityState"), "hidden", "a background tab is hidden");
     // A deploy while the tab is hidden: still no request.
     change(app, "Second release.");
