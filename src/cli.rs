@@ -545,6 +545,10 @@ fn run(args: Args) -> Exit {
     if args.output.is_some() && pages.len() > 1 {
         return usage("--output takes one page; give one FILE");
     }
+    let to_stdout = args.output.as_ref().map_or(true, |p| p.as_os_str() == "-");
+    if args.check && to_stdout {
+        return usage("--check needs the existing output: -o FILE or --out DIR");
+    }
     let mut outputs = Vec::with_capacity(pages.len());
     let mut status = Exit::Success;
     for page in &pages {
@@ -576,7 +580,6 @@ fn run(args: Args) -> Exit {
             }
             Exit::Success
         }
-        _ if args.check => usage("--check needs the existing output: -o FILE or --out DIR"),
         _ => print_stdout(&outputs.concat()),
     }
 }

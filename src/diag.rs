@@ -50,6 +50,12 @@ pub enum Code {
     Io,
     /// An element that cannot give Apache's output at deploy time (`#printenv`).
     Unsupported,
+    /// `#echo` of a variable nobody defined, which Apache prints as `(none)`
+    /// (strict mode only; `#config echomsg` accepts it).
+    UndefinedVariable,
+    /// A file without a git time under `--strict-git` (untracked, modified, or
+    /// older than a shallow clone's history).
+    NotInGit,
 }
 
 impl Code {
@@ -73,11 +79,13 @@ impl Code {
             Code::Substitution => "substitution",
             Code::Io => "io",
             Code::Unsupported => "unsupported",
+            Code::UndefinedVariable => "undefined-variable",
+            Code::NotInGit => "not-in-git",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 19] = [
         Code::Syntax,
         Code::UnknownDirective,
         Code::UnknownAttribute,
@@ -95,6 +103,8 @@ impl Code {
         Code::Substitution,
         Code::Io,
         Code::Unsupported,
+        Code::UndefinedVariable,
+        Code::NotInGit,
     ];
 }
 
@@ -329,6 +339,19 @@ mod tests {
         );
         assert!(json.contains("\"line\":2,\"column\":4"), "{json}");
         assert!(json.contains("\"code\":\"unknown-directive\""), "{json}");
+    }
+
+    #[test]
+    fn every_code_is_in_the_readme_table() {
+        let readme = include_str!("../README.md");
+        for c in Code::ALL {
+            let row = format!("\n| `{}` | ", c.as_str());
+            assert!(
+                readme.contains(&row),
+                "README's error table lacks `{}`",
+                c.as_str()
+            );
+        }
     }
 
     #[test]

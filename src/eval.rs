@@ -128,6 +128,9 @@ struct Doc {
     hashlen: usize,
     errmsg: Vec<u8>,
     echomsg: Vec<u8>,
+    /// `#config echomsg` was given: the page chose what an undefined `#echo`
+    /// prints, so strict mode lets it pass.
+    echomsg_configured: bool,
     refs: Backrefs,
     open_ifs: Vec<Span>,
 }
@@ -281,6 +284,7 @@ impl<'s> Rendering<'s> {
             hashlen: DEFAULT_HASHLEN,
             errmsg: DEFAULT_ERRMSG.to_vec(),
             echomsg: DEFAULT_ECHOMSG.to_vec(),
+            echomsg_configured: false,
             refs: Backrefs::default(),
             open_ifs: Vec::new(),
         };
@@ -464,6 +468,16 @@ impl<'s> Rendering<'s> {
                     let name = self.subst(doc, &value, arg.span);
                     let found = expr::lookup(&mut self.vars(doc), &doc.refs, &name);
                     let Some(val) = found else {
+                        if !doc.echomsg_configured {
+                            let (message, help) = undefined_echo(&name);
+                            self.strict(
+                                doc,
+                                arg.span,
+                                Code::UndefinedVariable,
+                                message,
+                                Some(help),
+                            );
+                        }
                         self.out.extend_from_slice(&doc.echomsg);
                         continue;
                     };
@@ -579,7 +593,10 @@ impl<'s> Rendering<'s> {
             let raw = c_string(raw);
             match &arg.name[..] {
                 b"errmsg" => doc.errmsg = self.subst(doc, raw, arg.span),
-                b"echomsg" => doc.echomsg = self.subst(doc, raw, arg.span),
+                b"echomsg" => {
+                    doc.echomsg = self.subst(doc, raw, arg.span);
+                    doc.echomsg_configured = true;
+                }
                 b"timefmt" => {
                     doc.timefmt = self.subst(doc, raw, arg.span);
                     let s = self.settings;
@@ -1289,10 +1306,75 @@ pub(crate) fn revved_name(path: &[u8], hash: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Variables Apache takes from each request (`ap_add_common_vars`,
+/// `ap_add_cgi_vars`), besides every `HTTP_*` header.
+const REQUEST_VARIABLES: &[&str] = &[
+    "AUTH_TYPE",
+    "CONTEXT_DOCUMENT_ROOT",
+    "CONTEXT_PREFIX",
+    "DOCUMENT_ROOT",
+    "GATEWAY_INTERFACE",
+    "HTTPS",
+    "PATH",
+    "PATH_INFO",
+    "PATH_TRANSLATED",
+    "QUERY_STRING",
+    "QUERY_STRING_UNESCAPED",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_IDENT",
+    "REMOTE_PORT",
+    "REMOTE_USER",
+    "REQUEST_METHOD",
+    "REQUEST_SCHEME",
+    "REQUEST_URI",
+    "SCRIPT_FILENAME",
+    "SCRIPT_NAME",
+    "SERVER_ADDR",
+    "SERVER_ADMIN",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SIGNATURE",
+    "SERVER_SOFTWARE",
+    "UNIQUE_ID",
+];
+
+/// The message and help for `#echo` of an undefined variable `name`.
+fn undefined_echo(name: &[u8]) -> (String, String) {
+    let shown = text(name);
+    let upper = shown.to_ascii_uppercase();
+    let per_request = upper.starts_with("HTTP_")
+        || upper.starts_with("SSL_")
+        || upper.starts_with("REDIRECT_")
+        || REQUEST_VARIABLES.contains(&upper.as_str());
+    let message = if upper == "USER_NAME" {
+        format!(
+            "`{shown}` is undefined: Apache prints the page file's owner, which differs between machines"
+        )
+    } else if per_request {
+        format!(
+            "`{shown}` is undefined: Apache sets it from each request, and a bake has no request"
+        )
+    } else {
+        format!("`{shown}` is undefined (Apache would print `(none)`)")
+    };
+    let help = format!(
+        "give it a value with `--define {shown}=...`{}, or put `<!--#config echomsg=\"\" -->` \
+         before it if an undefined variable should print nothing",
+        if per_request {
+            ""
+        } else {
+            " or `#set` it first"
+        }
+    );
+    (message, help)
+}
+
 fn io_failure(path: &SitePath, e: &IoFailure) -> Failure {
     if e.unversioned {
         return Failure {
-            code: Code::Io,
+            code: Code::NotInGit,
             message: e.message.clone(),
             help: Some(
                 "commit the file, or drop --strict-git to fall back to its file time".into(),

@@ -158,7 +158,15 @@ fn assets_on_another_file_system_are_copied_with_their_times() {
     let dist = other.path().join("dist");
     bake(
         tmp.path(),
-        &["--root", "site", "--out", dist.to_str().unwrap(), "-q"],
+        &[
+            "--root",
+            "site",
+            "-D",
+            "SITE=Example",
+            "--out",
+            dist.to_str().unwrap(),
+            "-q",
+        ],
     );
     for asset in ["css/app.css", "img/logo.png"] {
         assert_ne!(
@@ -1136,8 +1144,26 @@ fn the_environment_is_invisible_to_templates() {
         ssibake(tmp.path())
             .env("SECRET_TOKEN", "hunter2")
             .env("HOME", "/root")
-            .args(["-D", "V=given", "page.shtml"]),
+            .args(["--on-error", "errmsg", "-D", "V=given", "page.shtml"]),
         0,
     );
     assert_eq!(r.stdout_text(), "(none)|(none)|given\n");
+    // Strict mode says why: the environment is not where variables come from.
+    let r = run_expect(
+        ssibake(tmp.path()).env("SECRET_TOKEN", "hunter2").args([
+            "--on-error",
+            "fail",
+            "-D",
+            "V=given",
+            "page.shtml",
+        ]),
+        1,
+    );
+    assert!(r.stdout.is_empty());
+    assert!(
+        r.stderr.contains("`SECRET_TOKEN` is undefined"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
 }

@@ -470,7 +470,17 @@ fn makefile_bake_and_check_targets() {
     // SITE and DIST are variables too.
     fs::remove_file(t.join("site/broken.shtml")).unwrap();
     fs::rename(t.join("site"), t.join("public")).unwrap();
-    let r = make(&["bake", "SITE=public", "DIST=build"]);
+    let r = make(&[
+        "bake",
+        "SITE=public",
+        "DIST=build",
+        "SSIBAKE_FLAGS=-D ENV=test",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(read_text(&t.join("build/index.html")), "<p>(none)</p>\n");
+    assert_eq!(read_text(&t.join("build/index.html")), "<p>test</p>\n");
+    // Without the define the page would print Apache's `(none)`: refused.
+    let r = make(&["bake", "SITE=public", "DIST=build2"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("`ENV` is undefined"), "{}", r.stderr);
+    assert!(!t.join("build2").exists());
 }
