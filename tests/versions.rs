@@ -353,6 +353,21 @@ fn untracked_and_modified_files_fall_back_with_a_warning_or_fail_when_strict() {
         "{err}"
     );
     assert!(!out.exists(), "nothing written");
+    // Its own stable code, for CI annotations.
+    let o = ssibake(&[
+        "--root",
+        &root,
+        "--out",
+        out.to_str().unwrap(),
+        "--mtime-from",
+        "git",
+        "--strict-git",
+        "--message-format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("\"code\":\"not-in-git\""), "{err}");
 }
 
 #[test]
