@@ -1103,8 +1103,8 @@ impl<'s> Rendering<'s> {
         }
     }
 
-    /// The error state of httpd 2.4.68+: nothing prints and `else` is inert until
-    /// the next branch that evaluates true, or `endif`.
+    /// The error state of httpd 2.4.68+: nothing prints, and `else` is inert
+    /// until `endif` (a later true `elif` prints its body, and the `else` body too).
     fn errored(doc: &mut Doc) {
         doc.printing = false;
         doc.cond_true = false;
@@ -1121,16 +1121,17 @@ impl<'s> Rendering<'s> {
         let Ok(arg) = self.expr_arg(doc, d) else {
             return Self::errored(doc);
         };
+        // A true or false `if` leaves an earlier error's mark alone: only `endif`
+        // clears it, so an `if` nested in a branch after an error has an inert
+        // `else` too (observed on 2.4.71: the `if-*-nested-after-error-keeps-else-inert` fixtures).
         match self.condition(doc, arg) {
             Ok(true) => {
                 doc.printing = true;
                 doc.cond_true = true;
-                doc.errored = false;
             }
             Ok(false) => {
                 doc.printing = false;
                 doc.cond_true = false;
-                doc.errored = false;
             }
             Err(()) => Self::errored(doc),
         }
