@@ -6,7 +6,7 @@
 //! - `env('x')` reads SSI variables only, never the process environment (Apache falls
 //!   back to `getenv`); `osenv()` is refused. Templates must never see CI secrets.
 //! - Anything that needs a live request is refused with an "unsupported" [`EvalError`]
-//!   when evaluation reaches it: `-A` (both languages), `-R`, `-F`, `-U`, `-ipmatch`,
+//!   when evaluation reaches it: `-A` (both languages), `-R`, `-F`, `-U`,
 //!   `req()`, `http()`, `resp()`, `note()`, `req_novary()`, and the `%{VAR}`s other than
 //!   the two that are fixed at deploy time (see [`ap_var`]).
 //! - Regexes run on the `regex` crate (linear time) instead of PCRE: patterns are
@@ -14,6 +14,8 @@
 //!   lookaround, atomic groups, possessive quantifiers, `\Z`, ...) are refused as
 //!   unsupported rather than treated as a compile failure.
 //! - `-fnmatch`, `-strmatch`, `-strcmatch` (`apr_fnmatch`) are not implemented yet.
+//! - `-ipmatch` matches IP addresses written as numbers; a host name would need a DNS
+//!   lookup on the server and is refused.
 
 use std::collections::HashMap;
 
@@ -22,6 +24,7 @@ use ssibake_grammar::expr::ap::{
 };
 use ssibake_grammar::expr::c_str;
 use ssibake_grammar::expr::legacy::{self, CompareOp, NodeKind};
+use ssibake_grammar::expr::subnet::Subnet;
 use ssibake_grammar::Span;
 
 use crate::subst::substitute;
@@ -574,21 +577,89 @@ impl Ap<'_> {
         })
     }
 
-    fn binary(
-        &mut self,
-        op: BinaryOp,
-        _a: &[u8],
-        _b: &[u8],
-        span: Span,
-    ) -> Result<bool, EvalError> {
-        Err(EvalError::unsupported(
-            match op {
-                BinaryOp::Ipmatch => "-ipmatch is not available at deploy time".to_string(),
-                _ => format!("-{} is not supported by ssibake yet", op.name()),
-            },
-            span,
-        ))
+    fn binary(&mut self, op: BinaryOp, a: &[u8], b: &[u8], span: Span) -> Result<bool, EvalError> {
+        if op != BinaryOp::Ipmatch {
+            return Err(EvalError::unsupported(
+                format!("-{} is not supported by ssibake yet", op.name()),
+                span,
+            ));
+        }
+        // `op_ipmatch`: the left side goes through getaddrinfo. Numeric forms give the
+        // same answer everywhere; a host name would be a DNS lookup on the server.
+        let Some(subnet) = Subnet::parse(b) else {
+            return Err(EvalError::apache("parsing of subnet/netmask failed", span));
+        };
+        match numeric_host(a) {
+            Some(addr) => Ok(subnet.contains(addr)),
+            None if is_host_name(a) => Err(EvalError::unsupported(
+                format!(
+                    "-ipmatch on `{}` would look the name up in DNS on the server; \
+                     only IP addresses can be matched at deploy time",
+                    a.escape_ascii()
+                ),
+                span,
+            )),
+            // getaddrinfo fails: no address, no match.
+            None => Ok(false),
+        }
     }
+}
+
+/// What glibc's `getaddrinfo` reads without a lookup: IPv4 in `inet_aton` form (one to
+/// four parts, each decimal, octal with a leading `0` or hex with `0x`; the last part
+/// fills the remaining bytes), or IPv6.
+fn numeric_host(s: &[u8]) -> Option<std::net::IpAddr> {
+    inet_aton(s)
+        .map(|v| std::net::IpAddr::V4(v.into()))
+        .or_else(|| {
+            let v6: std::net::Ipv6Addr = std::str::from_utf8(s).ok()?.parse().ok()?;
+            Some(std::net::IpAddr::V6(v6))
+        })
+}
+
+/// glibc's `__inet_aton_exact`.
+fn inet_aton(s: &[u8]) -> Option<u32> {
+    let parts: Vec<&[u8]> = s.split(|&b| b == b'.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(4);
+    for (i, part) in parts.iter().enumerate() {
+        let (digits, radix) = match part {
+            [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
+            [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),
+            _ if part.is_empty() => return None,
+            _ => (*part, 10),
+        };
+        if digits.is_empty() && i + 1 == parts.len() {
+            return None; // a bare `0x` at the end has no digit
+        }
+        let mut v: u64 = 0;
+        for &d in digits {
+            v = v * radix + u64::from(char::from(d).to_digit(radix as u32)?);
+            if v > u64::from(u32::MAX) {
+                return None;
+            }
+        }
+        values.push(v);
+    }
+    let (last, head) = values.split_last()?;
+    if head.iter().any(|&v| v > 0xff) || *last >= 1u64 << (8 * (5 - values.len())) {
+        return None;
+    }
+    let mut addr = 0u64;
+    for (i, v) in head.iter().enumerate() {
+        addr |= v << (24 - 8 * i);
+    }
+    u32::try_from(addr | last).ok()
+}
+
+/// Could `s` be a DNS name (letters, digits, `-`, `_`, `.`, and not only digits and
+/// dots, which no name resolves as)?
+fn is_host_name(s: &[u8]) -> bool {
+    s.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && s.iter().any(u8::is_ascii_alphabetic)
 }
 
 /// `%{NAME}` at deploy time. Only two are fixed when the site is baked:
@@ -1219,6 +1290,35 @@ fn translate(p: &[u8]) -> Result<String, RegexError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inet_aton_reads_what_getaddrinfo_reads() {
+        let v4 = |s: &str| inet_aton(s.as_bytes()).map(|v| std::net::Ipv4Addr::from(v).to_string());
+        assert_eq!(v4("10.1.2.3").as_deref(), Some("10.1.2.3"));
+        assert_eq!(v4("9").as_deref(), Some("0.0.0.9"));
+        assert_eq!(v4("10.258").as_deref(), Some("10.0.1.2"));
+        assert_eq!(v4("0x0a.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(v4("010.1.2.3").as_deref(), Some("8.1.2.3"));
+        assert_eq!(v4("167772161").as_deref(), Some("10.0.0.1"));
+        for bad in [
+            "",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.256",
+            "08",
+            "1..2",
+            "1.2.3.",
+            "0x",
+            "1.2.3.4 ",
+            "4294967296",
+        ] {
+            assert_eq!(v4(bad), None, "{bad}");
+        }
+        assert!(is_host_name(b"localhost"));
+        assert!(!is_host_name(b"1.2.3.4.5"));
+        assert!(!is_host_name(b"a b"));
+        assert!(!is_host_name(b""));
+    }
     use ssibake_grammar::expr::{ap as gap, legacy as gleg};
 
     struct Map(Vec<(&'static str, &'static str)>);

@@ -132,6 +132,174 @@ const LEGACY_EXPRS: &[&str] = &[
     "$X >= b",
 ];
 
+// Pieces of generated expressions: only what needs no request, so both sides can
+// evaluate it (request data is refused by ssibake on purpose; see COMPATIBILITY.md).
+const AP_STRINGS: &[&str] = &[
+    "'a'",
+    "'b'",
+    "''",
+    "'10'",
+    "'9'",
+    "'0'",
+    "'off'",
+    "'a b'",
+    "'\u{e9}'",
+    "'A\u{c9}b'",
+    "'\u{663}'",
+    "v('X')",
+    "v('Y')",
+    "v('x')",
+    "%{DOCUMENT_URI}",
+    "%{DOCUMENT_NAME}",
+    "\"%{DOCUMENT_NAME}-x\"",
+    "'$1'",
+    "$0",
+    "$1",
+    "tolower('A\u{c9}b')",
+    "toupper(v('X'))",
+    "escape('a b/\u{e9}?')",
+    "unescape('%41%2f%zz')",
+    "base64('x\u{e9}')",
+    "unbase64('eA==')",
+    "md5('a')",
+    "sha1('')",
+    "env('X')",
+];
+
+const AP_BINARY: &[&str] = &[
+    "==", "!=", "=", "<", "<=", ">", ">=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", ".",
+    "-ipmatch",
+];
+
+// `-ipmatch` on a host name is refused on purpose (a DNS lookup on the server): its
+// left side here is an address, or not address-like at all.
+const IP_LEFT: &[&str] = &[
+    "'10.1.2.3'",
+    "'9'",
+    "'0x0a.1'",
+    "'::1'",
+    "'::ffff:10.0.0.1'",
+    "'a b'",
+    "''",
+    "'1.2.3.4.5'",
+    "v('Y')",
+    "%{DOCUMENT_URI}",
+];
+const IP_RIGHT: &[&str] = &[
+    "'10'",
+    "'0'",
+    "'10.0.0.0/8'",
+    "'10.1.2.3/255.255.0.0'",
+    "'::1/128'",
+    "'192.168.'",
+    "'a b'",
+    "''",
+    "'10/8'",
+    "v('X')",
+];
+
+const AP_UNARY: &[&str] = &["-z", "-n", "-T", "!"];
+
+const REGEXES: &[&str] = &[
+    "/a/",
+    "/^(.)(.)?$/",
+    "/A/i",
+    "m#^/p#",
+    "m#X#i",
+    "/[[:alpha:]]+/",
+    "/\\d/",
+    "/\\w+$/",
+    "/^.$/",
+    "/^..$/",
+    "/\u{e9}/i",
+    "/\u{c9}/i",
+    "/(a)|(b)/",
+    "/^$/",
+];
+
+/// A random ap_expr condition of nesting depth at most `depth`.
+fn ap_expr(rng: &mut Rng, depth: usize) -> String {
+    let choice = if depth == 0 {
+        rng.below(4)
+    } else {
+        rng.below(7)
+    };
+    match choice {
+        0 => {
+            let op = rng.pick(AP_BINARY);
+            let (a, b) = (rng.pick(AP_STRINGS), rng.pick(AP_STRINGS));
+            if op == "-ipmatch" {
+                format!("{} -ipmatch {}", rng.pick(IP_LEFT), rng.pick(IP_RIGHT))
+            } else if op == "." {
+                format!("{a} . {b} == {}", rng.pick(AP_STRINGS))
+            } else {
+                format!("{a} {op} {b}")
+            }
+        }
+        1 => format!(
+            "{} {} {}",
+            rng.pick(AP_STRINGS),
+            if rng.chance(70) { "=~" } else { "!~" },
+            rng.pick(REGEXES)
+        ),
+        2 => {
+            let op = rng.pick(AP_UNARY);
+            if op == "!" {
+                format!("!{}", ap_expr(rng, depth.saturating_sub(1)))
+            } else {
+                format!("{op} {}", rng.pick(AP_STRINGS))
+            }
+        }
+        3 => format!(
+            "{} in {{{}, {}}}",
+            rng.pick(AP_STRINGS),
+            rng.pick(AP_STRINGS),
+            rng.pick(AP_STRINGS)
+        ),
+        4 => format!("({})", ap_expr(rng, depth - 1)),
+        _ => format!(
+            "{} {} {}",
+            ap_expr(rng, depth - 1),
+            if rng.chance(50) { "&&" } else { "||" },
+            ap_expr(rng, depth - 1)
+        ),
+    }
+}
+
+const LEGACY_OPERANDS: &[&str] = &[
+    "a", "b", "$X", "${X}", "$Y", "'a b'", "''", "\u{e9}", "10", "9", "$X$X", "\\$X", "\"a\"",
+];
+
+/// A random legacy (`SSILegacyExprParser on`) condition.
+fn legacy_expr(rng: &mut Rng, depth: usize) -> String {
+    let choice = if depth == 0 {
+        rng.below(3)
+    } else {
+        rng.below(6)
+    };
+    match choice {
+        0 => rng.pick(LEGACY_OPERANDS).to_string(),
+        1 => {
+            let op = rng.pick(&["=", "!=", "<", "<=", ">", ">="]);
+            let right = if matches!(op, "=" | "!=") && rng.chance(50) {
+                rng.pick(REGEXES)
+            } else {
+                rng.pick(LEGACY_OPERANDS)
+            };
+            format!("{} {op} {right}", rng.pick(LEGACY_OPERANDS))
+        }
+        2 => format!("!{}", rng.pick(LEGACY_OPERANDS)),
+        3 => format!("({})", legacy_expr(rng, depth - 1)),
+        4 => format!("!({})", legacy_expr(rng, depth - 1)),
+        _ => format!(
+            "{} {} {}",
+            legacy_expr(rng, depth - 1),
+            if rng.chance(50) { "&&" } else { "||" },
+            legacy_expr(rng, depth - 1)
+        ),
+    }
+}
+
 const NAMES: &[&str] = &[
     "echo", "set", "config", "include", "fsize", "flastmod", "comment", "if", "elif", "else",
     "endif", "ECHO", "bogus", "",
@@ -184,7 +352,15 @@ fn directive(rng: &mut Rng, legacy: bool) -> String {
             d.push_str(attr);
             continue;
         }
-        let value = if attr == "expr" {
+        let generated;
+        let value = if attr == "expr" && rng.chance(60) {
+            generated = if legacy {
+                legacy_expr(rng, 3)
+            } else {
+                ap_expr(rng, 3)
+            };
+            &generated
+        } else if attr == "expr" {
             rng.pick(if legacy { LEGACY_EXPRS } else { AP_EXPRS })
         } else {
             rng.pick(VALUES)

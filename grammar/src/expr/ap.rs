@@ -1119,8 +1119,8 @@ fn unary_op(name: &[u8], arg: &Word) -> Result<UnaryOp, String> {
             ))
         }
     };
-    if op == UnaryOp::R && !matches!(arg.node, WordKind::String(_)) {
-        return Err("-R requires subnet/netmask as constant argument".into());
+    if op == UnaryOp::R {
+        subnet_operand("R", arg)?;
     }
     Ok(op)
 }
@@ -1136,10 +1136,24 @@ fn binary_op(name: &[u8], right: &Word) -> Result<BinaryOp, String> {
     .into_iter()
     .find(|op| op.name().as_bytes().eq_ignore_ascii_case(name))
     .ok_or_else(|| format!("Binary operator '-{}' does not exist", name.escape_ascii()))?;
-    if op == BinaryOp::Ipmatch && !matches!(right.node, WordKind::String(_)) {
-        return Err("-ipmatch requires subnet/netmask as constant argument".into());
+    if op == BinaryOp::Ipmatch {
+        subnet_operand("ipmatch", right)?;
     }
     Ok(op)
+}
+
+/// `-R` and `-ipmatch` parse their subnet when the expression is parsed
+/// (`subnet_parse_arg`), so a bad one is an error even where evaluation never goes.
+fn subnet_operand(op: &str, word: &Word) -> Result<(), String> {
+    let WordKind::String(text) = &word.node else {
+        return Err(format!(
+            "-{op} requires subnet/netmask as constant argument"
+        ));
+    };
+    match super::subnet::Subnet::parse(text) {
+        Some(_) => Ok(()),
+        None => Err("parsing of subnet/netmask failed".into()),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod ap;
 pub mod legacy;
+pub mod subnet;
 
 pub use crate::span::{Span, Spanned};
 
