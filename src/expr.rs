@@ -13,7 +13,6 @@
 //!   translated where the syntaxes differ simply; PCRE-only constructs (backreferences,
 //!   lookaround, atomic groups, possessive quantifiers, `\Z`, ...) are refused as
 //!   unsupported rather than treated as a compile failure.
-//! - `-fnmatch`, `-strmatch`, `-strcmatch` (`apr_fnmatch`) are not implemented yet.
 //! - `-ipmatch` matches IP addresses written as numbers; a host name would need a DNS
 //!   lookup on the server and is refused.
 
@@ -27,6 +26,7 @@ use ssibake_grammar::expr::legacy::{self, CompareOp, NodeKind};
 use ssibake_grammar::expr::subnet::Subnet;
 use ssibake_grammar::Span;
 
+use crate::fnmatch::fnmatch;
 use crate::subst::substitute;
 
 /// Access to the SSI variable table (case-insensitive names, lazy built-ins rendered by
@@ -578,11 +578,12 @@ impl Ap<'_> {
     }
 
     fn binary(&mut self, op: BinaryOp, a: &[u8], b: &[u8], span: Span) -> Result<bool, EvalError> {
-        if op != BinaryOp::Ipmatch {
-            return Err(EvalError::unsupported(
-                format!("-{} is not supported by ssibake yet", op.name()),
-                span,
-            ));
+        // `op_fnmatch`, `op_strmatch`, `op_strcmatch`: the right side is the pattern.
+        match op {
+            BinaryOp::Strmatch => return Ok(fnmatch(b, a, false, false)),
+            BinaryOp::Strcmatch => return Ok(fnmatch(b, a, false, true)),
+            BinaryOp::Fnmatch => return Ok(fnmatch(b, a, true, false)),
+            BinaryOp::Ipmatch => {}
         }
         // `op_ipmatch`: the left side goes through getaddrinfo. Numeric forms give the
         // same answer everywhere; a host name would be a DNS lookup on the server.
@@ -1667,11 +1668,22 @@ mod tests {
             "-U '/x'",
             "-F '/x'",
             "-R '10.0.0.0/8'",
-            "'1.2.3.4' -ipmatch '1.2.0.0/16'",
-            "'a' -strmatch 'a*'",
+            "'localhost' -ipmatch '127.0.0.0/8'",
         ] {
             assert!(ap_err(src).unsupported, "{src}");
         }
+    }
+
+    #[test]
+    fn ap_ipmatch_and_wildcards() {
+        assert!(ap("'1.2.3.4' -ipmatch '1.2.0.0/16'"));
+        assert!(!ap("'1.3.3.4' -ipmatch '1.2.0.0/16'"));
+        assert!(ap("'app.css' -strmatch '*.css'"));
+        assert!(!ap("'app.css' -strmatch '*.CSS'"));
+        assert!(ap("'app.css' -strcmatch '*.CSS'"));
+        assert!(ap("'a/b' -strmatch 'a*'"));
+        assert!(!ap("'a/b' -fnmatch 'a*'"));
+        assert!(ap("'a/b' -fnmatch 'a/*'"));
     }
 
     #[test]

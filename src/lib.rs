@@ -58,6 +58,7 @@ mod encoding;
 mod errors;
 mod eval;
 mod expr;
+mod fnmatch;
 mod fs;
 mod git;
 mod lint;

@@ -167,8 +167,70 @@ const AP_STRINGS: &[&str] = &[
 ];
 
 const AP_BINARY: &[&str] = &[
-    "==", "!=", "=", "<", "<=", ">", ">=", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", ".",
+    "==",
+    "!=",
+    "=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "-eq",
+    "-ne",
+    "-lt",
+    "-le",
+    "-gt",
+    "-ge",
+    ".",
     "-ipmatch",
+    "-strmatch",
+    "-strcmatch",
+    "-fnmatch",
+];
+
+// Subjects and wildcard patterns for -strmatch, -strcmatch and -fnmatch.
+const GLOB_SUBJECTS: &[&str] = &[
+    "'app.css'",
+    "'APP.CSS'",
+    "'a/b/x'",
+    "''",
+    "']'",
+    "'['",
+    "'-'",
+    "'a\\b'",
+    "'*'",
+    "%{DOCUMENT_URI}",
+    "v('X')",
+    "'\u{e9}'",
+    "'.hidden'",
+];
+const GLOB_PATTERNS: &[&str] = &[
+    "'*.css'",
+    "'*.CSS'",
+    "'a?c'",
+    "'*'",
+    "''",
+    "'*/x'",
+    "'*/*/x'",
+    "'a\\/b/x'",
+    "'[]]'",
+    "'[!]]'",
+    "'[a-c]*'",
+    "'[A-C]*'",
+    "'[a-]'",
+    "'[a-m-z]'",
+    "'['",
+    "'[ab'",
+    "'\\*'",
+    "'a\\'",
+    "'a[/]b/x'",
+    "'*p*'",
+    "'/p*.shtml'",
+    "'?'",
+    "'[^a]'",
+    "'[\u{e0}-\u{ff}]'",
+    "v('X')",
+    "'.*'",
+    "'[Z-\\]]'",
 ];
 
 // `-ipmatch` on a host name is refused on purpose (a DNS lookup on the server): its
@@ -228,7 +290,13 @@ fn ap_expr(rng: &mut Rng, depth: usize) -> String {
         0 => {
             let op = rng.pick(AP_BINARY);
             let (a, b) = (rng.pick(AP_STRINGS), rng.pick(AP_STRINGS));
-            if op == "-ipmatch" {
+            if matches!(op, "-strmatch" | "-strcmatch" | "-fnmatch") {
+                format!(
+                    "{} {op} {}",
+                    rng.pick(GLOB_SUBJECTS),
+                    rng.pick(GLOB_PATTERNS)
+                )
+            } else if op == "-ipmatch" {
                 format!("{} -ipmatch {}", rng.pick(IP_LEFT), rng.pick(IP_RIGHT))
             } else if op == "." {
                 format!("{a} . {b} == {}", rng.pick(AP_STRINGS))
