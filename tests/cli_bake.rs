@@ -1167,3 +1167,65 @@ fn the_environment_is_invisible_to_templates() {
     );
     assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
 }
+
+#[test]
+fn progress_bar_on_a_terminal_only_and_always_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..300 {
+        write(
+            tmp.path(),
+            &format!("site/p{i}.shtml"),
+            "<p><!--#echo var=\"DOCUMENT_NAME\" --></p>\n",
+        );
+    }
+    const SUMMARY: &str = "ssibake: baked 300 pages";
+    // Into a pipe: no bar, the summary line.
+    let piped = run_expect(
+        ssibake(tmp.path()).args(["--root", "site", "--out", "pipe"]),
+        0,
+    );
+    assert!(!piped.stderr.contains("/300 pages"), "{}", piped.stderr);
+    assert!(piped.stderr.contains(SUMMARY), "{}", piped.stderr);
+
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("SKIPPED (terminal part): util-linux `script` is not installed");
+        return;
+    }
+    // On a terminal (util-linux `script` gives one): the bar, unless --quiet.
+    let on_tty = |out: &str, quiet: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("TERM", "xterm")
+            .current_dir(tmp.path())
+            .args(["-qec"])
+            .arg(format!(
+                "{} --root site --out {out}{}",
+                bin().display(),
+                if quiet { " --quiet" } else { "" }
+            ))
+            .arg("/dev/null");
+        run(&mut cmd)
+    };
+    let tty = on_tty("tty", false);
+    assert_eq!(tty.code, 0);
+    let transcript = tty.stdout_text();
+    assert!(transcript.contains("/300 pages"), "{transcript:?}");
+    assert!(transcript.contains(SUMMARY), "{transcript:?}");
+    let quiet = on_tty("quiet", true);
+    assert_eq!(quiet.code, 0);
+    assert!(
+        !quiet.stdout_text().contains("/300 pages"),
+        "{:?}",
+        quiet.stdout_text()
+    );
+    assert!(
+        quiet.stdout_text().contains(SUMMARY),
+        "{:?}",
+        quiet.stdout_text()
+    );
+}
