@@ -620,10 +620,11 @@ impl Baker {
                 )));
             }
         }
-        let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
-        let items = self.plan(opts, &skip)?;
         let parent = out_abs.parent().unwrap_or(Path::new("/")).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
+        let _lock = lock_dir(&parent);
+        let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
+        let items = self.plan(opts, &skip)?;
         let staging = tempfile::Builder::new()
             .prefix(".ssibake-staging-")
             .tempdir_in(&parent)
@@ -948,6 +949,17 @@ fn absolute(p: &Path) -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::other("output path has no name"))?;
     std::fs::create_dir_all(parent)?;
     Ok(parent.canonicalize()?.join(name))
+}
+
+/// Takes an exclusive advisory lock (`flock`) on `dir`, the output's parent, for
+/// the whole run: two deploys baking into the same place (two quick pushes) run
+/// one after the other, so the later one reads the newer files and its output is
+/// the one that stays. Best effort: where `dir` cannot be opened or locked, the
+/// run goes on unlocked (the swap itself is atomic either way).
+fn lock_dir(dir: &Path) -> Option<std::fs::File> {
+    let f = std::fs::File::open(dir).ok()?;
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).ok()?;
+    Some(f)
 }
 
 /// Puts the finished `staging` tree at `out`. With an existing `out` the two

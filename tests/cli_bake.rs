@@ -1229,3 +1229,53 @@ fn progress_bar_on_a_terminal_only_and_always_a_summary() {
         quiet.stdout_text()
     );
 }
+
+#[test]
+fn bakes_into_the_same_place_take_turns() {
+    if !std::process::Command::new("flock")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIPPED: util-linux `flock` is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    write(t, "site/index.shtml", "<p>first</p>\n");
+    fs::create_dir_all(t.join("public")).unwrap();
+    // Another deploy holds the output's parent (as a running ssibake does) until told
+    // to let go.
+    let mut holder = std::process::Command::new("flock")
+        .arg(t.join("public"))
+        .args([
+            "-c",
+            "touch locked; while [ ! -e release ]; do sleep 0.02; done",
+        ])
+        .current_dir(t)
+        .spawn()
+        .unwrap();
+    while !t.join("locked").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let bake = ssibake(t)
+        .args(["--root", "site", "--out", "public/dist", "-q"])
+        .spawn()
+        .unwrap();
+    // The site changes while the other deploy still runs; this bake must wait for
+    // it and then read the new files, not the ones it found when it started.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    write(t, "site/index.shtml", "<p>second</p>\n");
+    write(t, "release", "");
+    assert!(holder.wait().unwrap().success());
+    let out = bake.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        read_text(&t.join("public/dist/index.html")),
+        "<p>second</p>\n"
+    );
+}
