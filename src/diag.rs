@@ -56,6 +56,9 @@ pub enum Code {
     /// A file without a git time under `--strict-git` (untracked, modified, or
     /// older than a shallow clone's history).
     NotInGit,
+    /// A page that needs more than ssibake allows (a million directives, 256 MiB
+    /// of output, a 16 MiB variable), in every error mode.
+    Limit,
 }
 
 impl Code {
@@ -81,11 +84,12 @@ impl Code {
             Code::Unsupported => "unsupported",
             Code::UndefinedVariable => "undefined-variable",
             Code::NotInGit => "not-in-git",
+            Code::Limit => "limit",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 20] = [
         Code::Syntax,
         Code::UnknownDirective,
         Code::UnknownAttribute,
@@ -105,6 +109,7 @@ impl Code {
         Code::Unsupported,
         Code::UndefinedVariable,
         Code::NotInGit,
+        Code::Limit,
     ];
 }
 

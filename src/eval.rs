@@ -35,6 +35,17 @@ pub(crate) const DEFAULT_ECHOMSG: &[u8] = b"(none)";
 /// ancestors (`LimitInternalRecursion`, `ap_is_recursion_limit_exceeded`).
 pub(crate) const MAX_DEPTH: usize = 10;
 
+// Limits per page, far beyond any real page, so that no input can keep a deploy busy
+// for hours or exhaust memory (ten includes of ten includes ... ten levels deep is
+// 10^10 includes; forty `set`s that double a value need a terabyte). Apache has none:
+// it would stream such a page for ever.
+/// Directives evaluated for one page, includes counted.
+const MAX_DIRECTIVES: usize = 1_000_000;
+/// Bytes of one rendered page.
+const MAX_OUTPUT: usize = 256 << 20;
+/// Bytes of one variable's value.
+const MAX_VALUE: usize = 16 << 20;
+
 /// What to do where Apache would print its error text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OnError {
@@ -102,6 +113,10 @@ pub(crate) struct Rendering<'s> {
     chain: Vec<Location>,
     /// Documents being rendered, outermost first.
     stack: Vec<SitePath>,
+    /// Directives evaluated so far (see [`MAX_DIRECTIVES`]).
+    directives: usize,
+    /// A limit was hit: the page is abandoned.
+    stopped: bool,
 }
 
 /// The per-document state of Apache's `include_ctx_t`: each included document
@@ -230,6 +245,8 @@ impl<'s> Rendering<'s> {
             revved: Vec::new(),
             chain: Vec::new(),
             stack: Vec::new(),
+            directives: 0,
+            stopped: false,
         };
         // `SetEnv`-style variables first, then Apache's add_include_vars.
         for (name, value) in &settings.defines {
@@ -289,6 +306,9 @@ impl<'s> Rendering<'s> {
             open_ifs: Vec::new(),
         };
         for node in &parsed.nodes {
+            if self.stopped {
+                break;
+            }
             match node {
                 Node::Text(span) => {
                     if doc.printing {
@@ -309,6 +329,21 @@ impl<'s> Rendering<'s> {
                 }
                 Node::Directive(d) => self.directive(&mut doc, d),
             }
+            if self.out.len() > MAX_OUTPUT && !self.stopped {
+                let span = match node {
+                    Node::Text(s) | Node::Unterminated(s) => *s,
+                    Node::Directive(d) => d.span,
+                };
+                self.stop(
+                    &doc,
+                    span,
+                    format!("the page grew past {} MiB", MAX_OUTPUT >> 20),
+                );
+            }
+        }
+        if self.stopped {
+            self.stack.pop();
+            return;
         }
         if !doc.printing || doc.nesting > 0 {
             // Apache only logs AH01373.
@@ -349,6 +384,27 @@ impl<'s> Rendering<'s> {
                 span,
             },
             help,
+            included_from,
+        });
+    }
+
+    /// Abandons the page (in every mode: there is no Apache output to match).
+    fn stop(&mut self, doc: &Doc, span: Span, what: String) {
+        self.stopped = true;
+        let mut included_from: Vec<Location> = self.chain.clone();
+        included_from.reverse();
+        self.diagnostics.push(Diagnostic {
+            code: Code::Limit,
+            message: format!("{what}: ssibake stops here"),
+            location: Location {
+                file: doc.path.clone(),
+                span,
+            },
+            help: Some(
+                "no real page comes near this; look for includes that multiply \
+                 or a `#set` that doubles a value"
+                    .into(),
+            ),
             included_from,
         });
     }
@@ -394,6 +450,14 @@ impl<'s> Rendering<'s> {
 
     /// `send_parsed_content`'s PARSE_EXECUTE step: the error flag, then the handler.
     fn directive(&mut self, doc: &mut Doc, d: &Directive<'_>) {
+        self.directives += 1;
+        if self.directives > MAX_DIRECTIVES {
+            return self.stop(
+                doc,
+                d.span,
+                format!("more than {MAX_DIRECTIVES} directives evaluated for one page"),
+            );
+        }
         if d.malformed.is_some() || doc.lex_error {
             if doc.printing {
                 let span = d.malformed.map_or(d.span, |m| m.span(d));
@@ -997,6 +1061,17 @@ impl<'s> Rendering<'s> {
                         false,
                     );
                     match (decoded, encoded) {
+                        (Some(_), Some(v)) if v.len() > MAX_VALUE => {
+                            return self.stop(
+                                doc,
+                                arg.span,
+                                format!(
+                                    "`{}` would hold more than {} MiB",
+                                    text(&name),
+                                    MAX_VALUE >> 20
+                                ),
+                            );
+                        }
                         (Some(_), Some(v)) => self.vars.set(&name, v),
                         _ => break,
                     }

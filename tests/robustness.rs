@@ -220,3 +220,57 @@ fn huge_values_and_many_directives() {
     // Apache cuts formatted times at 8191 bytes.
     assert!(out.output.len() <= 8191);
 }
+
+/// The limit error of `result`, which must be one.
+fn limit_error(result: Result<ssibake::Rendered, ssibake::Error>) -> String {
+    match result {
+        Err(ssibake::Error::Template(t)) => {
+            let d = t.diagnostics();
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert_eq!(d[0].code.as_str(), "limit");
+            d[0].message.clone()
+        }
+        other => panic!(
+            "expected a limit error, got {:?}",
+            other.map(|r| r.output.len())
+        ),
+    }
+}
+
+#[test]
+fn multiplying_includes_and_doubling_values_stop_at_a_limit() {
+    // Ten includes of ten includes, ten levels deep: 10^10 includes, which Apache
+    // would stream for ever and a naive baker would try to hold in memory.
+    let mut fs = MemoryFs::new();
+    for level in 0..10 {
+        let next = format!("<!--#include virtual=\"l{}.shtml\" -->", level + 1);
+        fs.insert(&format!("l{level}.shtml"), next.repeat(10), 1);
+    }
+    fs.insert("l10.shtml", "0123456789abcdef", 1);
+    // Forty doublings: a terabyte.
+    let doubling = "<!--#set var=\"a\" value=\"xxxxxxxx\" -->".to_string()
+        + &"<!--#set var=\"a\" value=\"$a$a\" -->".repeat(40);
+    fs.insert("grow.shtml", doubling, 1);
+    // Output alone: a 4 MiB file included 100 times, ten times over.
+    fs.insert("big.html", "x".repeat(4 << 20), 1);
+    let hundred = "<!--#include virtual=\"/big.html\" -->".repeat(100);
+    fs.insert("hundred.shtml", hundred, 1);
+    fs.insert(
+        "wide.shtml",
+        "<!--#include virtual=\"/hundred.shtml\" -->".repeat(10),
+        1,
+    );
+    for on_error in [OnError::Fail, OnError::Errmsg] {
+        let baker = Baker::builder()
+            .file_system(fs.clone())
+            .on_error(on_error)
+            .build()
+            .unwrap();
+        let m = limit_error(baker.render("l0.shtml"));
+        assert!(m.contains("directives evaluated"), "{m}");
+        let m = limit_error(baker.render("grow.shtml"));
+        assert!(m.contains("`a` would hold more than 16 MiB"), "{m}");
+        let m = limit_error(baker.render("wide.shtml"));
+        assert!(m.contains("grew past 256 MiB"), "{m}");
+    }
+}
