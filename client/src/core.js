@@ -101,7 +101,8 @@ function schedule() {
 }
 
 // force: 0 timer (poll if the last check is an interval old), 1 woken up (tab visible again,
-// focus, online: poll unless some tab checked in the last minute), 2 checkNow() (always).
+// focus, online: poll unless some tab checked successfully in the last minute; after a failed
+// check, e.g. while offline, at once), 2 checkNow() (always).
 // Web Locks make "is it due? then claim it" atomic across tabs; without them (Safari < 15.4)
 // two tabs may rarely both poll.
 function check(force) {
@@ -110,7 +111,8 @@ function check(force) {
   const run = () => {
     const s = read();
     const age = now() - (s.t || 0);
-    if (force != 2 && age < (force ? Math.min(due(s), 6e4) : due(s))) return schedule();
+    if (force != 2 && !(force && s.e) && age < (force ? Math.min(due(s), 6e4) : due(s)))
+      return schedule();
     write({ t: now() }); // claim: the other tabs now wait for our answer
     return poll();
   };

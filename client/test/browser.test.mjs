@@ -239,6 +239,44 @@ describe("the ES module form", { timeout: 60_000 }, () => {
   });
 });
 
+describe("errors", { timeout: 60_000 }, () => {
+  let app, server, context, page;
+  before(async () => {
+    app = copyApp();
+    server = await serve(bake(app));
+    ({ context, pages: [page] } = await open(server, ["e"]));
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("failed checks back off, and coming back online checks at once", async () => {
+    server.failing = 503;
+    // Interval × 2 after the first failure, × 4 after the second (plus 0-10% jitter each).
+    await until(() => server.polls("e").length >= 3, INTERVAL * (1 + 2 + 4) * 1.1 + 3000, "three failed polls");
+    const [a, b, c] = server.polls("e");
+    assert.deepEqual([a.status, b.status, c.status], [503, 503, 503]);
+    assert.ok(b.at - a.at >= 2 * INTERVAL - 50, `second poll ${b.at - a.at} ms after the first`);
+    assert.ok(c.at - b.at >= 4 * INTERVAL - 50, `third poll ${c.at - b.at} ms after the second`);
+    assert.equal(await visible(page), false, "a failure is not a new build");
+    // The network drops and comes back while a new build goes live: the client does not
+    // wait out its backed-off interval (now 8 × POLL) but checks as soon as it is online.
+    server.failing = 0;
+    change(app, "Second release.");
+    server.root = bake(app);
+    await context.setOffline(true);
+    await sleep(200);
+    const n = server.polls("e").length;
+    const onlineAt = Date.now();
+    await context.setOffline(false);
+    await until(() => server.polls("e").length > n, 2000, "a check when back online");
+    assert.ok(server.polls("e")[n].at - onlineAt < INTERVAL, "checked before an interval had passed");
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: 2000 });
+    assert.equal(await sameDocument(page), true, "never reloads by itself");
+  });
+});
+
 describe("a hidden tab", { timeout: 60_000 }, () => {
   let app, server, chrome;
   before(async () => {

@@ -164,7 +164,9 @@ export async function serve(root) {
     }
     const etag = `"${createHash("sha1").update(body).digest("base64url").slice(0, 16)}"`;
     const headers = { ETag: etag, "Cache-Control": "no-cache", "Content-Type": TYPES[path.extname(file)] || "application/octet-stream" };
-    const status = req.headers["if-none-match"] === etag ? 304 : 200;
+    // `server.failing = 503` makes the version file fail (a broken deploy, a proxy error).
+    const failing = url.pathname === "/version.json" && server.failing;
+    const status = failing || (req.headers["if-none-match"] === etag ? 304 : 200);
     if (url.pathname === "/version.json") {
       let tab = null;
       try {
@@ -182,7 +184,7 @@ export async function serve(root) {
     } else {
       res.on("finish", () => (sock.seenWritten = sock.bytesWritten));
     }
-    res.writeHead(status, headers).end(status === 304 ? undefined : body);
+    res.writeHead(status, headers).end(status === 200 ? body : undefined);
   });
   server.root = root;
   server.log = log;
