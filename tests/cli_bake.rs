@@ -869,37 +869,21 @@ fn colour_always_never_and_no_color() {
     );
     assert!(!no_color.stderr.contains('\x1b'), "{:?}", no_color.stderr);
 
-    // On a terminal (util-linux `script` gives one), auto colours unless NO_COLOR.
-    let has_script = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_script {
-        eprintln!("SKIPPED (terminal part): util-linux `script` is not installed");
-        return;
-    }
+    // On a terminal, auto colours unless NO_COLOR.
     let on_tty = |no_color: bool| {
-        let mut cmd = std::process::Command::new("script");
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("TERM", "xterm")
-            .current_dir(tmp.path())
-            .args(["-qec"])
-            .arg(format!("{} --color auto bad.shtml", bin().display()))
-            .arg("/dev/null");
-        if no_color {
-            cmd.env("NO_COLOR", "1");
-        }
-        run(&mut cmd)
+        let env: &[(&str, &str)] = if no_color { &[("NO_COLOR", "1")] } else { &[] };
+        on_terminal(tmp.path(), "--color auto bad.shtml", env)
     };
-    let tty = on_tty(false);
+    let Some(tty) = on_tty(false) else {
+        return;
+    };
     assert_eq!(tty.code, 1);
     assert!(
         tty.stdout_text().contains("\x1b["),
         "{:?}",
         tty.stdout_text()
     );
-    let tty_no_color = on_tty(true);
+    let tty_no_color = on_tty(true).unwrap();
     assert_eq!(tty_no_color.code, 1);
     assert!(
         tty_no_color
@@ -912,6 +896,29 @@ fn colour_always_never_and_no_color() {
         !tty_no_color.stdout_text().contains('\x1b'),
         "NO_COLOR is honoured on a terminal"
     );
+}
+
+/// Runs ssibake with `args` in `dir` on a terminal (util-linux `script` makes one,
+/// and the transcript is its stdout); `None`, with a note, where `script` is missing.
+fn on_terminal(dir: &Path, args: &str, env: &[(&str, &str)]) -> Option<Run> {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("SKIPPED (terminal part): util-linux `script` is not installed");
+        return None;
+    }
+    let mut cmd = std::process::Command::new("script");
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .args(["-qec"])
+        .arg(format!("{} {args}", bin().display()))
+        .arg("/dev/null");
+    Some(run(&mut cmd))
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -1171,6 +1178,7 @@ fn the_environment_is_invisible_to_templates() {
 #[test]
 fn progress_bar_on_a_terminal_only_and_always_a_summary() {
     let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
     for i in 0..300 {
         write(
             tmp.path(),
@@ -1187,36 +1195,15 @@ fn progress_bar_on_a_terminal_only_and_always_a_summary() {
     assert!(!piped.stderr.contains("/300 pages"), "{}", piped.stderr);
     assert!(piped.stderr.contains(SUMMARY), "{}", piped.stderr);
 
-    let has_script = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_script {
-        eprintln!("SKIPPED (terminal part): util-linux `script` is not installed");
+    // On a terminal: the bar, unless --quiet.
+    let Some(tty) = on_terminal(t, "--root site --out tty", &[]) else {
         return;
-    }
-    // On a terminal (util-linux `script` gives one): the bar, unless --quiet.
-    let on_tty = |out: &str, quiet: bool| {
-        let mut cmd = std::process::Command::new("script");
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("TERM", "xterm")
-            .current_dir(tmp.path())
-            .args(["-qec"])
-            .arg(format!(
-                "{} --root site --out {out}{}",
-                bin().display(),
-                if quiet { " --quiet" } else { "" }
-            ))
-            .arg("/dev/null");
-        run(&mut cmd)
     };
-    let tty = on_tty("tty", false);
     assert_eq!(tty.code, 0);
     let transcript = tty.stdout_text();
     assert!(transcript.contains("/300 pages"), "{transcript:?}");
     assert!(transcript.contains(SUMMARY), "{transcript:?}");
-    let quiet = on_tty("quiet", true);
+    let quiet = on_terminal(t, "--root site --out quiet --quiet", &[]).unwrap();
     assert_eq!(quiet.code, 0);
     assert!(
         !quiet.stdout_text().contains("/300 pages"),
