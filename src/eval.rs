@@ -374,9 +374,22 @@ impl<'s> Rendering<'s> {
         if !self.seen.insert((file.clone(), span.start, code)) {
             return;
         }
+        let d = self.diagnostic(file, span, code, message, help);
+        self.diagnostics.push(d);
+    }
+
+    /// A diagnostic at `span` of `file`, with the chain of includes that led there.
+    fn diagnostic(
+        &self,
+        file: &SitePath,
+        span: Span,
+        code: Code,
+        message: String,
+        help: Option<String>,
+    ) -> Diagnostic {
         let mut included_from: Vec<Location> = self.chain.clone();
         included_from.reverse();
-        self.diagnostics.push(Diagnostic {
+        Diagnostic {
             code,
             message,
             location: Location {
@@ -385,28 +398,24 @@ impl<'s> Rendering<'s> {
             },
             help,
             included_from,
-        });
+        }
     }
 
     /// Abandons the page (in every mode: there is no Apache output to match).
     fn stop(&mut self, doc: &Doc, span: Span, what: String) {
         self.stopped = true;
-        let mut included_from: Vec<Location> = self.chain.clone();
-        included_from.reverse();
-        self.diagnostics.push(Diagnostic {
-            code: Code::Limit,
-            message: format!("{what}: ssibake stops here"),
-            location: Location {
-                file: doc.path.clone(),
-                span,
-            },
-            help: Some(
+        let d = self.diagnostic(
+            &doc.path,
+            span,
+            Code::Limit,
+            format!("{what}: ssibake stops here"),
+            Some(
                 "no real page comes near this; look for includes that multiply \
                  or a `#set` that doubles a value"
                     .into(),
             ),
-            included_from,
-        });
+        );
+        self.diagnostics.push(d);
     }
 
     /// Where Apache inserts its error text (`SSI_CREATE_ERROR_BUCKET`).
