@@ -239,6 +239,37 @@ describe("the ES module form", { timeout: 60_000 }, () => {
   });
 });
 
+describe("the API", { timeout: 60_000 }, () => {
+  let app, server, context, page;
+  before(async () => {
+    app = copyApp();
+    server = await serve(bake(app));
+    ({ context, pages: [page] } = await open(server, ["p"]));
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("stop() ends polling; init() starts again and checkNow() polls at once", async () => {
+    await page.evaluate(() => window.ssibakeUpdate.stop());
+    change(app, "Second release.");
+    server.root = bake(app);
+    const stoppedAt = server.polls("p").length;
+    await sleep(2 * ONE_INTERVAL);
+    assert.equal(server.polls("p").length, stoppedAt, "polls after stop()");
+    assert.equal(await visible(page), false);
+    // Restarted with a one-minute interval nothing is due, but checkNow() polls at once and
+    // resolves with the answer in.
+    await page.evaluate(() => window.ssibakeUpdate.init({ interval: 60 }));
+    const n = server.polls("p").length;
+    await page.evaluate(() => window.ssibakeUpdate.checkNow());
+    assert.equal(server.polls("p").length, n + 1, "one poll for checkNow()");
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: 2000 });
+    assert.equal(await sameDocument(page), true, "never reloads by itself");
+  });
+});
+
 describe("errors", { timeout: 60_000 }, () => {
   let app, server, context, page;
   before(async () => {
