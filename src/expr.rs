@@ -579,13 +579,26 @@ impl Ap<'_> {
 
     fn binary(&mut self, op: BinaryOp, a: &[u8], b: &[u8], span: Span) -> Result<bool, EvalError> {
         // `op_fnmatch`, `op_strmatch`, `op_strcmatch`: the right side is the pattern.
-        match op {
-            BinaryOp::Strmatch => return Ok(fnmatch(b, a, false, false)),
-            BinaryOp::Strcmatch => return Ok(fnmatch(b, a, false, true)),
-            BinaryOp::Fnmatch => return Ok(fnmatch(b, a, true, false)),
-            BinaryOp::Ipmatch => {}
-        }
-        // `op_ipmatch`: the left side goes through getaddrinfo. Numeric forms give the
+        let (pathname, nocase) = match op {
+            BinaryOp::Strmatch => (false, false),
+            BinaryOp::Strcmatch => (false, true),
+            BinaryOp::Fnmatch => (true, false),
+            BinaryOp::Ipmatch => return self.ipmatch(a, b, span),
+        };
+        fnmatch(b, a, pathname, nocase).ok_or_else(|| {
+            EvalError::unsupported(
+                format!(
+                    "-{} on these strings would take too long to decide",
+                    op.name()
+                ),
+                span,
+            )
+        })
+    }
+
+    /// `op_ipmatch`.
+    fn ipmatch(&mut self, a: &[u8], b: &[u8], span: Span) -> Result<bool, EvalError> {
+        // The left side goes through getaddrinfo. Numeric forms give the
         // same answer everywhere; a host name would be a DNS lookup on the server.
         let Some(subnet) = Subnet::parse(b) else {
             return Err(EvalError::apache("parsing of subnet/netmask failed", span));

@@ -8,20 +8,31 @@
 //! bytes as signed `char`s, case folding is ASCII only), which glob crates
 //! define differently or refuse.
 
-/// Does `string` match `pattern`?
-pub(crate) fn fnmatch(pattern: &[u8], string: &[u8], pathname: bool, nocase: bool) -> bool {
+/// Pattern elements tried per match at most. Matching is O(pattern × string) at
+/// worst (`*a*a*a…b` against `aaaa…`), as in APR; past this the answer is `None`
+/// rather than a deploy that never ends.
+const MAX_STEPS: usize = 50_000_000;
+
+/// Does `string` match `pattern`? `None` when finding out would take more than
+/// [`MAX_STEPS`].
+pub(crate) fn fnmatch(pattern: &[u8], string: &[u8], pathname: bool, nocase: bool) -> Option<bool> {
+    let mut budget = MAX_STEPS;
     if !pathname {
-        return segment(pattern, string, nocase);
+        return segment(pattern, string, nocase, &mut budget);
     }
     // With FNM_PATHNAME, `/` (or `\/` in the pattern) separates segments that are
     // matched on their own, and a wildcard never crosses one.
     let patterns = split_pattern(pattern);
     let strings: Vec<&[u8]> = string.split(|&b| b == b'/').collect();
-    patterns.len() == strings.len()
-        && patterns
-            .iter()
-            .zip(&strings)
-            .all(|(p, s)| segment(p, s, nocase))
+    if patterns.len() != strings.len() {
+        return Some(false);
+    }
+    for (p, s) in patterns.iter().zip(&strings) {
+        if !segment(p, s, nocase, &mut budget)? {
+            return Some(false);
+        }
+    }
+    Some(true)
 }
 
 /// Splits at `/` and `\/`, skipping other escaped pairs.
@@ -138,10 +149,11 @@ fn in_class(body: &[u8], c: u8, nocase: bool) -> bool {
 }
 
 /// Matches one segment (no `/` semantics), backtracking over the last `*`.
-fn segment(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
+fn segment(pattern: &[u8], string: &[u8], nocase: bool, budget: &mut usize) -> Option<bool> {
     let (mut p, mut s) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     loop {
+        *budget = budget.checked_sub(1)?;
         if p < pattern.len() {
             let (tok, len) = token(&pattern[p..]);
             let matched = match tok {
@@ -161,7 +173,7 @@ fn segment(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                 continue;
             }
         } else if s == string.len() {
-            return true;
+            return Some(true);
         }
         // Mismatch: let the last `*` take one more byte, if there is one.
         match star {
@@ -170,7 +182,7 @@ fn segment(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                 p = sp;
                 s = ss + 1;
             }
-            _ => return false,
+            _ => return Some(false),
         }
     }
 }
@@ -180,7 +192,22 @@ mod tests {
     use super::fnmatch;
 
     fn m(p: &str, s: &str) -> bool {
-        fnmatch(p.as_bytes(), s.as_bytes(), false, false)
+        fnmatch(p.as_bytes(), s.as_bytes(), false, false).unwrap()
+    }
+
+    fn f(p: &[u8], s: &[u8], pathname: bool, nocase: bool) -> bool {
+        fnmatch(p, s, pathname, nocase).unwrap()
+    }
+
+    #[test]
+    fn quadratic_patterns_give_up() {
+        // Every start of the star retries the whole 20,000-byte tail.
+        let pattern = "*".to_string() + &"a".repeat(20_000) + "b";
+        let string = "a".repeat(40_000);
+        assert_eq!(
+            fnmatch(pattern.as_bytes(), string.as_bytes(), false, false),
+            None
+        );
     }
 
     #[test]
@@ -195,9 +222,9 @@ mod tests {
         assert!(m("a*b*c", "axxbyyc"));
         assert!(!m("a*b*c", "axxbyy"));
         assert!(m("*/x", "a/b/x"), "no FNM_PATHNAME: * crosses /");
-        assert!(!fnmatch(b"*/x", b"a/b/x", true, false));
-        assert!(fnmatch(b"*/*/x", b"a/b/x", true, false));
-        assert!(fnmatch(b"a\\/b", b"a/b", true, false));
+        assert!(!f(b"*/x", b"a/b/x", true, false));
+        assert!(f(b"*/*/x", b"a/b/x", true, false));
+        assert!(f(b"a\\/b", b"a/b", true, false));
     }
 
     #[test]
@@ -220,14 +247,14 @@ mod tests {
         assert!(m("\\*", "*"));
         assert!(!m("\\*", "x"));
         assert!(m("a\\", "a\\"), "a trailing backslash is literal");
-        assert!(!fnmatch(b"a[/]b", b"a/b", true, false));
+        assert!(!f(b"a[/]b", b"a/b", true, false));
     }
 
     #[test]
     fn case_blind_is_ascii_only() {
-        assert!(fnmatch(b"*.CSS", b"app.css", false, true));
-        assert!(fnmatch(b"[A-C]", b"b", false, true));
-        assert!(!fnmatch("É".as_bytes(), "é".as_bytes(), false, true));
+        assert!(f(b"*.CSS", b"app.css", false, true));
+        assert!(f(b"[A-C]", b"b", false, true));
+        assert!(!f("É".as_bytes(), "é".as_bytes(), false, true));
         assert!(!m("A", "a"));
     }
 }
