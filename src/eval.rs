@@ -43,8 +43,8 @@ pub(crate) const MAX_DEPTH: usize = 10;
 const MAX_DIRECTIVES: usize = 1_000_000;
 /// Bytes of one rendered page.
 const MAX_OUTPUT: usize = 256 << 20;
-/// Bytes of one variable's value.
-const MAX_VALUE: usize = 16 << 20;
+/// Bytes of one variable's value (or any substituted attribute value).
+pub(crate) const MAX_VALUE: usize = 16 << 20;
 
 /// What to do where Apache would print its error text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -444,7 +444,19 @@ impl<'s> Rendering<'s> {
     /// Apache's `ap_ssi_parse_string`.
     fn subst(&mut self, doc: &Doc, value: &[u8], span: Span) -> Vec<u8> {
         let mut vars = self.vars(doc);
-        let out = substitute(value, &mut |name| expr::lookup(&mut vars, &doc.refs, name));
+        let out = substitute(
+            value,
+            &mut |name| expr::lookup(&mut vars, &doc.refs, name),
+            MAX_VALUE,
+        );
+        if out.len() > MAX_VALUE {
+            self.stop(
+                doc,
+                span,
+                format!("a value would grow past {} MiB", MAX_VALUE >> 20),
+            );
+            return Vec::new();
+        }
         if memchr::memmem::find(value, b"${").is_some() && has_unterminated_brace(value) {
             self.strict(
                 doc,
@@ -1075,7 +1087,7 @@ impl<'s> Rendering<'s> {
                                 doc,
                                 arg.span,
                                 format!(
-                                    "`{}` would hold more than {} MiB",
+                                    "`{}` would grow past {} MiB",
                                     text(&name),
                                     MAX_VALUE >> 20
                                 ),

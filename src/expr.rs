@@ -26,6 +26,7 @@ use ssibake_grammar::expr::legacy::{self, CompareOp, NodeKind};
 use ssibake_grammar::expr::subnet::Subnet;
 use ssibake_grammar::Span;
 
+use crate::eval::MAX_VALUE;
 use crate::fnmatch::fnmatch;
 use crate::subst::substitute;
 
@@ -198,9 +199,11 @@ struct Legacy<'a> {
 }
 
 impl Legacy<'_> {
-    fn subst(&mut self, s: &[u8]) -> Vec<u8> {
+    fn subst(&mut self, s: &[u8], span: Span) -> Result<Vec<u8>, EvalError> {
         let (vars, refs) = (&mut *self.vars, &*self.refs);
-        substitute(s, &mut |name| lookup(vars, refs, name))
+        let out = substitute(s, &mut |name| lookup(vars, refs, name), MAX_VALUE);
+        too_long(&out, span)?;
+        Ok(out)
     }
 
     fn invalid(span: Span) -> EvalError {
@@ -209,7 +212,7 @@ impl Legacy<'_> {
 
     fn node(&mut self, n: &legacy::Node) -> Result<bool, EvalError> {
         match &n.node {
-            NodeKind::Str(s) => Ok(!self.subst(s).is_empty()),
+            NodeKind::Str(s) => Ok(!self.subst(s, n.span)?.is_empty()),
             NodeKind::Regex(_) => Err(EvalError::apache("No operator before regex", n.span)),
             NodeKind::UnclosedGroup(_) => Err(EvalError::apache("Unmatched '('", n.span)),
             // TOKEN_NOT / TOKEN_GROUP: without an operand the value is 1 (`()` is true,
@@ -265,16 +268,16 @@ impl Legacy<'_> {
                     ) if matches!(op, CompareOp::Eq | CompareOp::Ne) => r,
                     _ => return Err(Self::invalid(n.span)),
                 };
-                let lhs = self.subst(left);
+                let lhs = self.subst(left, n.span)?;
                 let value = match &right.node {
                     NodeKind::Regex(re) => {
-                        let rexp = self.subst(re);
+                        let rexp = self.subst(re, right.span)?;
                         let v = self.re_check(&lhs, &rexp, right.span)?;
                         self.regex_left = self.regex_left.saturating_sub(1);
                         v
                     }
                     NodeKind::Str(s) => {
-                        let rhs = self.subst(s);
+                        let rhs = self.subst(s, right.span)?;
                         let ord = lhs.cmp(&rhs);
                         match op {
                             CompareOp::Eq | CompareOp::Ne => ord.is_eq(),
@@ -508,10 +511,12 @@ impl Ap<'_> {
                 let mut out = Vec::new();
                 for p in parts {
                     out.extend_from_slice(&self.word(p)?);
+                    too_long(&out, w.span)?;
                 }
                 out
             }
         };
+        too_long(&v, w.span)?;
         self.reclvl -= 1;
         Ok(v)
     }
@@ -617,6 +622,18 @@ impl Ap<'_> {
             None => Ok(false),
         }
     }
+}
+
+/// Refuses a string past [`MAX_VALUE`] (nested `escape()`s or long `.` chains would
+/// otherwise exhaust memory; Apache has no limit).
+fn too_long(s: &[u8], span: Span) -> Result<(), EvalError> {
+    if s.len() > MAX_VALUE {
+        return Err(EvalError::unsupported(
+            format!("a string would grow past {} MiB", MAX_VALUE >> 20),
+            span,
+        ));
+    }
+    Ok(())
 }
 
 /// What glibc's `getaddrinfo` reads without a lookup: IPv4 in `inet_aton` form (one to

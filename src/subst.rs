@@ -16,9 +16,14 @@
 /// - `\$` is a literal `$`; any other backslash is kept and escapes nothing.
 /// - Substituted values are not scanned again.
 /// - C strings: the input ends at its first NUL byte, a value at its first NUL byte.
+///
+/// Apache has no limit; here the result stops growing once it is longer than `limit`
+/// (the caller refuses such a result: `$a$a$a…` with a large `a` would otherwise
+/// exhaust memory).
 pub(crate) fn substitute(
     input: &[u8],
     lookup: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    limit: usize,
 ) -> Vec<u8> {
     let input = ssibake_grammar::expr::c_str(input);
     let mut out = Vec::with_capacity(input.len());
@@ -69,6 +74,9 @@ pub(crate) fn substitute(
             Some(name) => {
                 if let Some(val) = lookup(name) {
                     out.extend_from_slice(ssibake_grammar::expr::c_str(&val));
+                    if out.len() > limit {
+                        return out;
+                    }
                 }
             }
         }
@@ -95,7 +103,7 @@ mod tests {
                 _ => None,
             }
         };
-        String::from_utf8(substitute(s.as_bytes(), &mut lookup)).unwrap()
+        String::from_utf8(substitute(s.as_bytes(), &mut lookup, usize::MAX)).unwrap()
     }
 
     #[test]

@@ -269,8 +269,52 @@ fn multiplying_includes_and_doubling_values_stop_at_a_limit() {
         let m = limit_error(baker.render("l0.shtml"));
         assert!(m.contains("directives evaluated"), "{m}");
         let m = limit_error(baker.render("grow.shtml"));
-        assert!(m.contains("`a` would hold more than 16 MiB"), "{m}");
+        assert!(m.contains("grow past 16 MiB"), "{m}");
         let m = limit_error(baker.render("wide.shtml"));
         assert!(m.contains("grew past 256 MiB"), "{m}");
+    }
+}
+
+#[test]
+fn substitutions_and_expressions_cannot_exhaust_memory() {
+    let big = "x".repeat(1 << 20);
+    let set_big = format!("<!--#set var=\"a\" value=\"{big}\" -->");
+    // 40 × 1 MiB in one value.
+    let subst = set_big.clone() + &format!("<!--#set var=\"b\" value=\"{}\" -->", "$a".repeat(40));
+    // The same in a legacy expression string, and an ap_expr concatenation chain.
+    let legacy = set_big.clone()
+        + &format!(
+            "<!--#if expr=\"{} = x\" -->y<!--#endif -->",
+            "$a".repeat(40)
+        );
+    let ap = set_big
+        + &format!(
+            "<!--#if expr=\"v('a'){} == 'x'\" -->y<!--#endif -->",
+            " . v('a')".repeat(40)
+        );
+    // base64() makes 3 bytes 4: fifteen levels of it (within the recursion limit) turn
+    // 1 MiB into 75.
+    let nested = format!(
+        "<!--#set var=\"c\" value=\"{big}\" --><!--#if expr=\"{}v('c'){} == 'x'\" -->y<!--#endif -->",
+        "base64(".repeat(15),
+        ")".repeat(15)
+    );
+    let baker = |legacy_expr: bool| {
+        Baker::builder()
+            .file_system(site())
+            .legacy_expr(legacy_expr)
+            .build()
+            .unwrap()
+    };
+    let m = limit_error(baker(false).render_bytes("index.shtml", subst.as_bytes(), 0));
+    assert!(m.contains("grow past 16 MiB"), "{m}");
+    for (legacy_expr, doc) in [(true, &legacy), (false, &ap), (false, &nested)] {
+        match baker(legacy_expr).render_bytes("index.shtml", doc.as_bytes(), 0) {
+            Err(ssibake::Error::Template(t)) => {
+                let d = t.diagnostics();
+                assert!(d[0].message.contains("grow past 16 MiB"), "{d:?}");
+            }
+            other => panic!("expected an error, got {:?}", other.map(|r| r.output.len())),
+        }
     }
 }
