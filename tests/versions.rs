@@ -337,7 +337,7 @@ fn untracked_and_modified_files_fall_back_with_a_warning_or_fail_when_strict() {
 
     let root = site.to_str().unwrap().to_string();
     let out = tmp.path().join("strict");
-    let o = ssibake(&[
+    let strict = [
         "--root",
         &root,
         "--out",
@@ -345,7 +345,8 @@ fn untracked_and_modified_files_fall_back_with_a_warning_or_fail_when_strict() {
         "--mtime-from",
         "git",
         "--strict-git",
-    ]);
+    ];
+    let o = ssibake(&strict);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -354,17 +355,7 @@ fn untracked_and_modified_files_fall_back_with_a_warning_or_fail_when_strict() {
     );
     assert!(!out.exists(), "nothing written");
     // Its own stable code, for CI annotations.
-    let o = ssibake(&[
-        "--root",
-        &root,
-        "--out",
-        out.to_str().unwrap(),
-        "--mtime-from",
-        "git",
-        "--strict-git",
-        "--message-format",
-        "json",
-    ]);
+    let o = ssibake(&[&strict[..], &["--message-format", "json"]].concat());
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("\"code\":\"not-in-git\""), "{err}");
