@@ -48,27 +48,17 @@
 #![deny(missing_docs)]
 
 mod bake;
-mod baker;
-mod cache;
+mod engine;
+mod format;
+mod site;
+#[path = "bake/client.rs"]
 pub mod client;
-mod condition;
+#[path = "cli/config.rs"]
 mod config;
-mod diag;
-mod encoding;
-mod errors;
-mod eval;
-mod expr;
-mod fnmatch;
-mod fs;
-mod git;
-mod lint;
-mod mime;
-mod resolve;
-mod sizefmt;
-mod subst;
-mod timefmt;
-mod vars;
-mod version;
+
+use engine::{baker, condition, diag, errors, eval, expr, lint, subst, vars};
+use format::{encoding, fnmatch, sizefmt, timefmt};
+use site::{cache, fs, git, mime, resolve, version};
 
 pub use bake::{BakeError, BakeOptions, BakeReport, BakedFile, Difference};
 pub use baker::{Baker, BakerBuilder, Rendered};

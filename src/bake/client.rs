@@ -2,6 +2,6 @@
 //! without any other tool.
 
 /// The classic-script form (a global `ssibakeUpdate`), minified.
-pub const CLASSIC: &str = include_str!("../client/dist/ssibake-update.js");
+pub const CLASSIC: &str = include_str!("../../client/dist/ssibake-update.js");
 /// The ES module form, minified.
-pub const MODULE: &str = include_str!("../client/dist/ssibake-update.mjs");
+pub const MODULE: &str = include_str!("../../client/dist/ssibake-update.mjs");

@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn every_code_is_in_the_readme_table() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         for c in Code::ALL {
             let row = format!("\n| `{}` | ", c.as_str());
             assert!(

@@ -1,0 +1,9 @@
+pub(crate) mod baker;
+pub(crate) mod condition;
+pub(crate) mod diag;
+pub(crate) mod errors;
+pub(crate) mod eval;
+pub(crate) mod expr;
+pub(crate) mod lint;
+pub(crate) mod subst;
+pub(crate) mod vars;

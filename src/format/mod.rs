@@ -1,0 +1,4 @@
+pub(crate) mod encoding;
+pub(crate) mod fnmatch;
+pub(crate) mod sizefmt;
+pub(crate) mod timefmt;
