@@ -47,31 +47,27 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "bake")]
 mod bake;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 mod engine;
 mod format;
 mod site;
-#[path = "bake/client.rs"]
-pub mod client;
-#[path = "cli/config.rs"]
-mod config;
 
-use engine::{baker, condition, diag, errors, eval, expr, lint, subst, vars};
-use format::{encoding, fnmatch, sizefmt, timefmt};
-use site::{cache, fs, git, mime, resolve, version};
-
+#[cfg(feature = "bake")]
+pub use bake::client;
+#[cfg(feature = "bake")]
 pub use bake::{BakeError, BakeOptions, BakeReport, BakedFile, Difference};
-pub use baker::{Baker, BakerBuilder, Rendered};
-pub use diag::{Code, Diagnostic, Location, RenderOptions, Sources};
-pub use errors::{Error, TemplateErrors};
-pub use eval::OnError;
-pub use fs::{DiskFs, FileSystem, MemoryFs, Metadata};
-pub use resolve::{PathError, SitePath};
-pub use timefmt::{Zone, ZoneError};
-pub use version::MtimeFrom;
-
-#[doc(hidden)]
-pub mod cli;
+pub use engine::baker::{Baker, BakerBuilder, Rendered};
+pub use engine::diag::{Code, Diagnostic, Location, RenderOptions, Sources};
+pub use engine::errors::{Error, TemplateErrors};
+pub use engine::eval::OnError;
+pub use format::timefmt::{Zone, ZoneError};
+pub use site::fs::{DiskFs, FileSystem, MemoryFs, Metadata};
+pub use site::resolve::{PathError, SitePath};
+pub use site::version::{MtimeFrom, MtimeSource};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

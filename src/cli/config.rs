@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{ErrorMode, MtimeSource};
+use crate::engine::eval::OnError;
+use crate::site::version::MtimeSource;
 
 /// The file's keys; paths are relative to the root.
 #[derive(Debug, Default, Deserialize)]
@@ -23,7 +24,7 @@ pub(crate) struct Config {
     /// Extensions of included templates.
     pub(crate) template_ext: Option<Vec<String>>,
     /// `fail` or `errmsg`.
-    pub(crate) on_error: Option<ErrorMode>,
+    pub(crate) on_error: Option<OnError>,
     /// The legacy `#if` syntax.
     pub(crate) legacy_expr: Option<bool>,
     /// Variables for templates.
@@ -90,7 +91,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.out.as_deref(), Some(Path::new("../dist")));
-        assert_eq!(c.on_error, Some(ErrorMode::Errmsg));
+        assert_eq!(c.on_error, Some(OnError::Errmsg));
         assert_eq!(c.defines["SITE_NAME"], "Example");
         assert_eq!(c.mtime_from, Some(MtimeSource::Git));
         assert_eq!(c.stable_mtimes, Some(true));

@@ -7,8 +7,15 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::Config;
-use crate::{BakeError, BakeOptions, Baker, Error, MtimeFrom, OnError, Zone};
+pub(crate) mod config;
+
+use crate::bake::{unified_diff, write_atomically, BakeError, BakeOptions, BakeReport, Difference};
+use crate::engine::baker::Baker;
+use crate::engine::errors::{Error, TemplateErrors};
+use crate::engine::eval::OnError;
+use crate::format::timefmt::Zone;
+use crate::site::version::{MtimeFrom, MtimeSource};
+use config::Config;
 
 /// Exit statuses, as documented in `--help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,27 +32,6 @@ impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e as u8)
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum ErrorMode {
-    /// Report every error with its location and write nothing.
-    Fail,
-    /// Insert Apache's error text where the directive was, and go on (as Apache).
-    Errmsg,
-}
-
-/// `--mtime-from`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum MtimeSource {
-    /// The file's modification time, as Apache.
-    Fs,
-    /// The committer time of the last commit that changed the file.
-    Git,
-    /// SOURCE_DATE_EPOCH for every file.
-    Epoch,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -139,7 +125,7 @@ pub struct Args {
     /// What to do where Apache would print "[an error occurred while processing
     /// this directive]" [default: fail].
     #[arg(long, value_enum, value_name = "MODE")]
-    on_error: Option<ErrorMode>,
+    on_error: Option<OnError>,
 
     /// Evaluate #if with the legacy expression syntax (SSILegacyExprParser on).
     #[arg(long)]
@@ -272,7 +258,7 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn template(&self, errors: &crate::TemplateErrors) {
+    fn template(&self, errors: &TemplateErrors) {
         let text = match self.format {
             MessageFormat::Human => errors.render(self.color),
             MessageFormat::Json => errors.render_json(),
@@ -297,7 +283,7 @@ impl Reporter {
 
     /// The closing line of a tree, in-place or check run: text, or one JSON object
     /// (`"type": "summary"`) so that JSON output stays JSON line by line.
-    fn summary(&self, report: &crate::BakeReport, errors: usize, text: &str) {
+    fn summary(&self, report: &BakeReport, errors: usize, text: &str) {
         match self.format {
             MessageFormat::Human => eprintln!("ssibake: {text}"),
             MessageFormat::Json => eprintln!(
@@ -317,7 +303,7 @@ impl Reporter {
     }
 
     /// One difference found by `--check`.
-    fn difference(&self, d: &crate::Difference) {
+    fn difference(&self, d: &Difference) {
         match self.format {
             MessageFormat::Human if d.diff.starts_with("--- ") => eprint!("{}", d.diff),
             MessageFormat::Human => eprintln!("{}: {}", d.path, d.diff),
@@ -346,9 +332,9 @@ fn run(args: Args) -> Exit {
         }
         Some(Command::Client { module }) => {
             let script = if *module {
-                crate::client::MODULE
+                crate::bake::client::MODULE
             } else {
-                crate::client::CLASSIC
+                crate::bake::client::CLASSIC
             };
             return print_stdout(script.as_bytes());
         }
@@ -365,7 +351,7 @@ fn run(args: Args) -> Exit {
         Ok(z) => z,
         Err(e) => return usage(e),
     };
-    let on_error = args.on_error.or(config.on_error).unwrap_or(ErrorMode::Fail);
+    let on_error = args.on_error.or(config.on_error).unwrap_or(OnError::Fail);
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(sde) => match sde.trim().parse::<i64>() {
             Ok(t) => Some(t),
@@ -397,10 +383,7 @@ fn run(args: Args) -> Exit {
         .root(&root)
         .legacy_expr(args.legacy_expr || config.legacy_expr.unwrap_or(false))
         .time_zone(zone)
-        .on_error(match on_error {
-            ErrorMode::Fail => OnError::Fail,
-            ErrorMode::Errmsg => OnError::Errmsg,
-        })
+        .on_error(on_error)
         .apache_only(args.apache_only || config.apache_only.unwrap_or(false))
         .mtime_from(mtime_from)
         .strict_git(strict_git);
@@ -673,46 +656,11 @@ fn check_file(path: &Path, fresh: &[u8]) -> Exit {
         }
         Ok(old) => {
             let name = path.display().to_string();
-            eprint!("{}", crate::bake::unified_diff(&name, &old, fresh));
+            eprint!("{}", unified_diff(&name, &old, fresh));
             Exit::TemplateError
         }
         Err(e) => usage(format!("cannot read `{}`: {e}", path.display())),
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, synced
-/// and renamed over the target, so a reader sees the old file or the new one and
-/// never half of either. The target's permissions are kept (new files: 0644).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ssibake-")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    let perms = match std::fs::metadata(path) {
-        Ok(m) => m.permissions(),
-        Err(_) => default_permissions(),
-    };
-    tmp.as_file().set_permissions(perms)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-#[cfg(unix)]
-fn default_permissions() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o644)
-}
-
-#[cfg(not(unix))]
-fn default_permissions() -> std::fs::Permissions {
-    std::fs::metadata(".")
-        .map(|m| m.permissions())
-        .unwrap_or_else(|_| unreachable!("the current directory exists"))
 }
 
 #[cfg(test)]
@@ -729,22 +677,5 @@ mod tests {
         assert_eq!(Exit::Success as u8, 0);
         assert_eq!(Exit::TemplateError as u8, 1);
         assert_eq!(Exit::Usage as u8, 2);
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_keeps_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out.html");
-        write_atomically(&target, b"one").unwrap();
-        write_atomically(&target, b"two").unwrap();
-        assert_eq!(std::fs::read(&target).unwrap(), b"two");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o644);
-        }
-        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(leftovers, 1, "no temporary file left behind");
     }
 }

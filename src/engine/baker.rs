@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use std::io;
 
-use crate::cache::{Cache, Parsed};
-use crate::diag::{Diagnostic, RenderOptions, Sources};
-use crate::errors::{Error, TemplateErrors};
-use crate::eval::{OnError, Rendering, Settings};
-use crate::fs::{DiskFs, FileSystem, Metadata};
-use crate::resolve::SitePath;
-use crate::timefmt::Zone;
-use crate::version::{MtimeFrom, Versions};
+use crate::engine::diag::{Diagnostic, RenderOptions, Sources};
+use crate::engine::errors::{Error, TemplateErrors};
+use crate::engine::eval::{OnError, Rendering, Settings};
+use crate::engine::templates::{Cache, Parsed};
+use crate::format::timefmt::Zone;
+use crate::site::fs::{DiskFs, FileSystem, Metadata};
+use crate::site::resolve::SitePath;
+use crate::site::version::{MtimeFrom, Versions};
 
 /// Renders SSI pages against a document root. Cheap to share between threads.
 #[derive(Clone)]
@@ -274,41 +274,7 @@ impl Baker {
         self.render_parsed(&cache, path, parsed, meta)
     }
 
-    /// Renders a parsed page; the output, the number of includes, the files
-    /// stamped and revved, and the newest version time among its inputs.
-    pub(crate) fn render_counted(
-        &self,
-        cache: &Cache,
-        path: SitePath,
-        parsed: Arc<Parsed>,
-        meta: Metadata,
-    ) -> Result<crate::bake::Baked, Error> {
-        let outcome = Rendering::render(
-            &self.settings,
-            &*self.fs,
-            cache,
-            path.clone(),
-            parsed,
-            meta.mtime,
-        );
-        if !outcome.diagnostics.is_empty() {
-            return Err(self.template_errors(&path, outcome.diagnostics, outcome.sources));
-        }
-        let newest = outcome
-            .inputs
-            .iter()
-            .map(|(_, m)| m.mtime)
-            .fold(meta.mtime, i64::max);
-        Ok(crate::bake::Baked {
-            bytes: outcome.output,
-            includes: outcome.includes,
-            stamped: outcome.stamped,
-            revved: outcome.revved,
-            newest,
-        })
-    }
-
-    fn template_errors(
+    pub(crate) fn template_errors(
         &self,
         path: &SitePath,
         diagnostics: Vec<Diagnostic>,

@@ -4,7 +4,7 @@
 use ssibake_grammar::expr::{ap, legacy};
 use ssibake_grammar::Span;
 
-use crate::expr::{self, Backrefs, Vars};
+use crate::engine::expr::{self, Backrefs, Vars};
 
 /// Why a condition could not be decided; `span` is relative to the `expr` value.
 pub(crate) struct ConditionError {
@@ -16,7 +16,7 @@ pub(crate) struct ConditionError {
 
 /// Parses `source` without evaluating it (strict mode checks every branch).
 pub(crate) fn check_syntax(source: &[u8], legacy_expr: bool) -> Result<(), ConditionError> {
-    let source = crate::eval::c_string(source);
+    let source = crate::engine::limits::c_string(source);
     if legacy_expr {
         legacy::parse(source).map(drop).map_err(from_parse)
     } else {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ssibake_grammar::{LineIndex, Span};
 
-use crate::resolve::SitePath;
+use crate::site::resolve::SitePath;
 
 /// A stable identifier for every kind of template error. The strings never change
 /// once released; the README lists them.

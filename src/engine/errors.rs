@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::diag::{Diagnostic, RenderOptions, Sources};
+use crate::engine::diag::{Diagnostic, RenderOptions, Sources};
 
 /// What can go wrong when rendering.
 #[derive(Debug, thiserror::Error)]

@@ -13,46 +13,36 @@ use std::sync::Arc;
 
 use ssibake_grammar::{Arg, Directive, Node, Span};
 
-use crate::cache::{Cache, IoFailure, Parsed};
-use crate::condition;
-use crate::diag::{Code, Diagnostic, Location, Sources};
-use crate::encoding;
-use crate::expr::{self, Backrefs, Vars};
-use crate::fs::{FileSystem, Metadata};
-use crate::lint;
-use crate::mime;
-use crate::resolve::{resolve_file, resolve_virtual, PathError, SitePath};
-use crate::sizefmt;
-use crate::subst::substitute;
-use crate::timefmt::{ht_time, Zone, DEFAULT_TIMEFMT};
-use crate::vars::{Found, Lazy, VarTable};
+use crate::engine::condition;
+use crate::engine::diag::{Code, Diagnostic, Location, Sources};
+use crate::engine::expr::{self, Backrefs, Vars};
+use crate::engine::limits::{c_string, MAX_DEPTH, MAX_DIRECTIVES, MAX_OUTPUT, MAX_VALUE};
+use crate::engine::lint;
+use crate::engine::subst::substitute;
+use crate::engine::templates::{Cache, Parsed};
+use crate::engine::vars::{Found, Lazy, VarTable};
+use crate::format::encoding;
+use crate::format::sizefmt;
+use crate::format::timefmt::{ht_time, Zone, DEFAULT_TIMEFMT};
+use crate::site::cache::IoFailure;
+use crate::site::fs::{FileSystem, Metadata};
+use crate::site::mime;
+use crate::site::resolve::{resolve_file, resolve_virtual, PathError, SitePath};
 
 /// Apache's default `SSIErrorMsg`.
 pub(crate) const DEFAULT_ERRMSG: &[u8] = b"[an error occurred while processing this directive]";
 /// Apache's default `SSIUndefinedEcho`.
 pub(crate) const DEFAULT_ECHOMSG: &[u8] = b"(none)";
-/// Apache refuses a sub-request from a request that already has this many
-/// ancestors (`LimitInternalRecursion`, `ap_is_recursion_limit_exceeded`).
-pub(crate) const MAX_DEPTH: usize = 10;
-
-// Limits per page, far beyond any real page, so that no input can keep a deploy busy
-// for hours or exhaust memory (ten includes of ten includes ... ten levels deep is
-// 10^10 includes; forty `set`s that double a value need a terabyte). Apache has none:
-// it would stream such a page for ever.
-/// Directives evaluated for one page, includes counted.
-const MAX_DIRECTIVES: usize = 1_000_000;
-/// Bytes of one rendered page.
-const MAX_OUTPUT: usize = 256 << 20;
-/// Bytes of one variable's value (or any substituted attribute value).
-pub(crate) const MAX_VALUE: usize = 16 << 20;
 
 /// What to do where Apache would print its error text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum, serde::Deserialize))]
+#[cfg_attr(feature = "cli", serde(rename_all = "lowercase"))]
 pub enum OnError {
-    /// Report every error and produce no output (the default).
+    /// Report every error with its location and write nothing.
     #[default]
     Fail,
-    /// Insert Apache's error text in place and go on, exactly as Apache does.
+    /// Insert Apache's error text where the directive was, and go on (as Apache).
     Errmsg,
 }
 
@@ -79,6 +69,7 @@ impl Settings {
 }
 
 /// The result of rendering one page.
+#[cfg_attr(not(feature = "bake"), allow(dead_code))]
 pub(crate) struct Outcome {
     pub(crate) output: Vec<u8>,
     pub(crate) diagnostics: Vec<Diagnostic>,
@@ -176,14 +167,6 @@ impl From<PathError> for Failure {
             _ => Code::NotFound,
         };
         Failure::new(code, e.to_string())
-    }
-}
-
-/// Cuts a value at its first NUL, as Apache's C strings do.
-pub(crate) fn c_string(bytes: &[u8]) -> &[u8] {
-    match memchr::memchr(0, bytes) {
-        Some(i) => &bytes[..i],
-        None => bytes,
     }
 }
 

@@ -26,9 +26,9 @@ use ssibake_grammar::expr::legacy::{self, CompareOp, NodeKind};
 use ssibake_grammar::expr::subnet::Subnet;
 use ssibake_grammar::Span;
 
-use crate::eval::MAX_VALUE;
-use crate::fnmatch::fnmatch;
-use crate::subst::substitute;
+use crate::engine::limits::MAX_VALUE;
+use crate::engine::subst::substitute;
+use crate::format::fnmatch::fnmatch;
 
 /// Access to the SSI variable table (case-insensitive names, lazy built-ins rendered by
 /// the caller). Not used for `0`..`9`.

@@ -4,8 +4,8 @@
 
 use ssibake_grammar::{Directive, Document, Malformed, Node, Span};
 
-use crate::diag::Code;
-use crate::encoding;
+use crate::engine::diag::Code;
+use crate::format::encoding;
 
 /// A problem found without evaluating.
 pub(crate) struct Finding {
@@ -313,7 +313,7 @@ fn directive(d: &Directive<'_>, legacy_expr: bool, apache_only: bool, out: &mut 
             });
         }
         if attr == "expr" {
-            if let Err(e) = crate::condition::check_syntax(value, legacy_expr) {
+            if let Err(e) = crate::engine::condition::check_syntax(value, legacy_expr) {
                 let vspan = arg.value.as_ref().map_or(arg.span, |v| v.span);
                 out.push(Finding {
                     span: e

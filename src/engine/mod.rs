@@ -4,6 +4,8 @@ pub(crate) mod diag;
 pub(crate) mod errors;
 pub(crate) mod eval;
 pub(crate) mod expr;
+pub(crate) mod limits;
 pub(crate) mod lint;
 pub(crate) mod subst;
+pub(crate) mod templates;
 pub(crate) mod vars;

@@ -987,6 +987,14 @@ fn mktime(ctx: &mut Ctx<'_>, tp: &Tm) -> i64 {
     result
 }
 
+/// `2026-11-23T12:00:00Z`.
+#[cfg_attr(not(feature = "bake"), allow(dead_code))]
+pub(crate) fn rfc3339(secs: i64) -> String {
+    Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::resolve::SitePath;
+use crate::site::resolve::SitePath;
 
 /// What the evaluator needs to know about a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::fs::Metadata;
-use crate::git::{History, Unversioned};
-use crate::resolve::SitePath;
+use crate::site::fs::Metadata;
+use crate::site::git::{History, Unversioned};
+use crate::site::resolve::SitePath;
 
 /// The source of the times `flastmod`, `LAST_MODIFIED` and stable output times
 /// use. `fsize` and the content hashes never depend on it.
@@ -27,6 +27,20 @@ pub enum MtimeFrom {
     Git,
     /// This time (Unix seconds; the CLI passes `SOURCE_DATE_EPOCH`) for every file.
     Epoch(i64),
+}
+
+/// A version source by name, without its value: what `--mtime-from` and
+/// `mtime-from` in `ssibake.toml` say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum, serde::Deserialize))]
+#[cfg_attr(feature = "cli", serde(rename_all = "lowercase"))]
+pub enum MtimeSource {
+    /// The file's modification time, as Apache.
+    Fs,
+    /// The committer time of the last commit that changed the file.
+    Git,
+    /// SOURCE_DATE_EPOCH for every file.
+    Epoch,
 }
 
 impl MtimeFrom {

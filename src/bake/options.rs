@@ -1,0 +1,111 @@
+//! How a tree bake is asked for: the pages, the exclusions, the extras it writes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How a tree is baked. Paths are relative to the document root unless noted.
+#[derive(Clone)]
+pub struct BakeOptions {
+    pub(super) pages: Vec<String>,
+    pub(super) exclude: Vec<String>,
+    pub(super) page_ext: Option<String>,
+    pub(super) build_id: Option<String>,
+    pub(super) version_file: Option<String>,
+    pub(super) emit_client: Option<String>,
+    pub(super) manifest: Option<PathBuf>,
+    pub(super) stable_mtimes: bool,
+    pub(super) progress: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Default for BakeOptions {
+    fn default() -> Self {
+        BakeOptions {
+            pages: vec!["**/*.shtml".into()],
+            exclude: Vec::new(),
+            page_ext: Some("html".into()),
+            build_id: None,
+            version_file: None,
+            emit_client: None,
+            manifest: None,
+            stable_mtimes: false,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for BakeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BakeOptions")
+            .field("pages", &self.pages)
+            .field("exclude", &self.exclude)
+            .field("page_ext", &self.page_ext)
+            .field("build_id", &self.build_id)
+            .field("version_file", &self.version_file)
+            .field("emit_client", &self.emit_client)
+            .field("manifest", &self.manifest)
+            .field("stable_mtimes", &self.stable_mtimes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BakeOptions {
+    /// Globs (root-relative) selecting the pages to bake; default `**/*.shtml`.
+    pub fn with_pages<I: IntoIterator<Item = S>, S: Into<String>>(mut self, globs: I) -> Self {
+        self.pages = globs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Globs of files neither baked nor copied.
+    pub fn with_exclude<I: IntoIterator<Item = S>, S: Into<String>>(mut self, globs: I) -> Self {
+        self.exclude = globs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The extension baked pages get (default `html`); `None` keeps the template's.
+    pub fn with_page_ext(mut self, ext: Option<&str>) -> Self {
+        self.page_ext = ext.map(|e| e.trim_start_matches('.').to_string());
+        self
+    }
+
+    /// The build ID templates see as `BUILD_ID` (default: a hash of every input).
+    pub fn with_build_id(mut self, id: Option<&str>) -> Self {
+        self.build_id = id.map(str::to_string);
+        self
+    }
+
+    /// Write `{"buildId": ..., "builtAt": ...}` at this output path, after every page.
+    pub fn with_version_file(mut self, path: Option<&str>) -> Self {
+        self.version_file = path.map(str::to_string);
+        self
+    }
+
+    /// Write the update-notice client script at this output path.
+    pub fn with_client(mut self, path: Option<&str>) -> Self {
+        self.emit_client = path.map(str::to_string);
+        self
+    }
+
+    /// Write the asset manifest at this path (on disk, not in the output tree),
+    /// atomically, after every page: a flat JSON map of every stamped or revved
+    /// file to its revved path (gulp-rev's `rev-manifest.json` shape), and beside
+    /// it `<name>.details.json` with each file's SHA-256, size and version time.
+    pub fn with_manifest(mut self, path: Option<impl Into<PathBuf>>) -> Self {
+        self.manifest = path.map(Into::into);
+        self
+    }
+
+    /// Set each baked page's modification time to the newest version time among
+    /// its inputs (the page, its includes, the files it stamped), and each revved
+    /// copy's to its file's, so servers give the same `Last-Modified` and `ETag`
+    /// everywhere.
+    pub fn with_stable_mtimes(mut self, on: bool) -> Self {
+        self.stable_mtimes = on;
+        self
+    }
+
+    /// Called once per page baked, from any thread (for a progress bar).
+    pub fn with_progress(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}

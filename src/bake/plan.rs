@@ -1,0 +1,82 @@
+//! Plan: which input becomes which output. Every file under the root is listed
+//! once and becomes a page (rendered) or an asset (published as it is).
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::options::BakeOptions;
+use super::report::{io_err, BakeError};
+use crate::engine::baker::Baker;
+use crate::engine::errors::Error;
+use crate::site::resolve::SitePath;
+
+/// Where the output of one input goes.
+pub(super) enum Item {
+    Page { input: SitePath, output: SitePath },
+    Asset(SitePath),
+}
+
+impl Baker {
+    /// Lists the inputs and decides what each becomes.
+    pub(super) fn plan(
+        &self,
+        opts: &BakeOptions,
+        skip: &[SitePath],
+    ) -> Result<Vec<Item>, BakeError> {
+        let pages = globset(&opts.pages)?;
+        let exclude = globset(&opts.exclude)?;
+        let files = self
+            .fs
+            .list(skip)
+            .map_err(|e| BakeError::Other(io_err(&self.root, e)))?;
+        let mut items = Vec::with_capacity(files.len());
+        for path in files {
+            let text = path.display();
+            if exclude.is_match(&text) || text == "ssibake.toml" {
+                continue;
+            }
+            if pages.is_match(&text) {
+                let output = match &opts.page_ext {
+                    Some(ext) => with_extension(&path, ext),
+                    None => path.clone(),
+                };
+                items.push(Item::Page {
+                    input: path,
+                    output,
+                });
+            } else {
+                items.push(Item::Asset(path));
+            }
+        }
+        Ok(items)
+    }
+}
+
+pub(super) fn globset(globs: &[String]) -> Result<GlobSet, BakeError> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        let glob = Glob::new(g).map_err(|e| BakeError::Usage(format!("bad glob `{g}`: {e}")))?;
+        b.add(glob);
+    }
+    b.build()
+        .map_err(|e| BakeError::Usage(format!("bad globs: {e}")))
+}
+
+/// An option's output path (`/version.json` or `version.json`), root-relative.
+pub(super) fn output_path(p: &str) -> Result<SitePath, Error> {
+    SitePath::from_relative(p.as_bytes())
+        .ok()
+        .filter(|s| !s.as_bytes().is_empty())
+        .ok_or_else(|| Error::OutsideRoot(p.to_string()))
+}
+
+pub(super) fn with_extension(path: &SitePath, ext: &str) -> SitePath {
+    let bytes = path.as_bytes();
+    let name_start = memchr::memrchr(b'/', bytes).map_or(0, |i| i + 1);
+    let stem_end = memchr::memrchr(b'.', &bytes[name_start..])
+        .filter(|&i| i > 0)
+        .map_or(bytes.len(), |i| name_start + i);
+    let mut out = bytes[..stem_end].to_vec();
+    out.push(b'.');
+    out.extend_from_slice(ext.as_bytes());
+    SitePath::from_relative(&out).expect("same directory, new extension")
+}

@@ -1,0 +1,155 @@
+//! The run's templates: each file parsed and linted at most once, on top of the
+//! site's file cache.
+
+use std::sync::Arc;
+
+use ssibake_grammar::Node;
+
+use crate::engine::lint::{self, Finding};
+use crate::site::cache::{FileCache, IoFailure, OnceMap};
+use crate::site::fs::{FileSystem, Metadata};
+use crate::site::resolve::SitePath;
+use crate::site::version::Versions;
+
+/// A parsed template: its bytes, its syntax tree, and the strict-mode findings.
+pub(crate) struct Parsed {
+    pub(crate) source: Arc<[u8]>,
+    pub(crate) nodes: Vec<Node<'static>>,
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl Parsed {
+    /// Parses `source` (and lints it for strict mode; `apache_only` refuses
+    /// ssibake's extensions).
+    pub(crate) fn new(source: Arc<[u8]>, legacy_expr: bool, apache_only: bool) -> Parsed {
+        let doc = ssibake_grammar::parse(&source);
+        let findings = lint::check(&doc, legacy_expr, apache_only);
+        let nodes = doc.nodes.into_iter().map(Node::into_owned).collect();
+        Parsed {
+            source,
+            nodes,
+            findings,
+        }
+    }
+
+    /// True when the document has at least one directive (or an unterminated one).
+    #[cfg_attr(not(feature = "bake"), allow(dead_code))]
+    pub(crate) fn has_directives(&self) -> bool {
+        self.nodes.iter().any(|n| !matches!(n, Node::Text(_)))
+    }
+}
+
+/// What one run has read and parsed.
+pub(crate) struct Cache {
+    legacy_expr: bool,
+    apache_only: bool,
+    files: FileCache,
+    parsed: OnceMap<SitePath, Result<Arc<Parsed>, IoFailure>>,
+}
+
+impl Cache {
+    pub(crate) fn new(legacy_expr: bool, apache_only: bool, versions: Arc<Versions>) -> Cache {
+        Cache {
+            legacy_expr,
+            apache_only,
+            files: FileCache::new(versions),
+            parsed: OnceMap::new(),
+        }
+    }
+
+    /// The file's metadata with its version time (see [`FileCache::metadata`]).
+    pub(crate) fn metadata(
+        &self,
+        fs: &dyn FileSystem,
+        path: &SitePath,
+    ) -> Result<Metadata, IoFailure> {
+        self.files.metadata(fs, path)
+    }
+
+    /// The SHA-256 of the file's content.
+    pub(crate) fn digest(
+        &self,
+        fs: &dyn FileSystem,
+        path: &SitePath,
+    ) -> Result<[u8; 32], IoFailure> {
+        self.files.digest(fs, path)
+    }
+
+    /// The file's bytes.
+    pub(crate) fn bytes(
+        &self,
+        fs: &dyn FileSystem,
+        path: &SitePath,
+    ) -> Result<Arc<[u8]>, IoFailure> {
+        self.files.bytes(fs, path)
+    }
+
+    /// The file parsed and linted.
+    pub(crate) fn parsed(
+        &self,
+        fs: &dyn FileSystem,
+        path: &SitePath,
+    ) -> Result<Arc<Parsed>, IoFailure> {
+        self.parsed.get_or_init(path, || {
+            let bytes = self.bytes(fs, path)?;
+            Ok(Arc::new(Parsed::new(
+                bytes,
+                self.legacy_expr,
+                self.apache_only,
+            )))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::fs::MemoryFs;
+    use std::io;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting {
+        inner: MemoryFs,
+        reads: AtomicUsize,
+        stats: AtomicUsize,
+    }
+
+    impl FileSystem for Counting {
+        fn metadata(&self, path: &SitePath) -> io::Result<Metadata> {
+            self.stats.fetch_add(1, Ordering::SeqCst);
+            self.inner.metadata(path)
+        }
+        fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.read(path)
+        }
+        fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
+            self.inner.list(skip)
+        }
+    }
+
+    #[test]
+    fn each_file_is_read_and_stated_once_across_threads() {
+        let mut inner = MemoryFs::new();
+        inner.insert("a.shtml", "<!--#echo var=\"x\" -->", 1);
+        let fs = Counting {
+            inner,
+            reads: AtomicUsize::new(0),
+            stats: AtomicUsize::new(0),
+        };
+        let cache = Cache::new(false, false, Arc::new(Versions::fs()));
+        let path = SitePath::from_relative(b"a.shtml").unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..100 {
+                        cache.parsed(&fs, &path).unwrap();
+                        cache.metadata(&fs, &path).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(fs.reads.load(Ordering::SeqCst), 1);
+        assert_eq!(fs.stats.load(Ordering::SeqCst), 1);
+    }
+}
