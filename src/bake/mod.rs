@@ -43,8 +43,8 @@ use render::Baked;
 use render::Stamps;
 use report::io_err;
 use write::{
-    absolute, lock_dir, replace_file, swap_into_place, write_revved_in_place, CheckSink, DirSink,
-    MemorySink, Sink,
+    absolute, create_dirs, lock_dir, replace_file, set_mtime, staging_dir, swap_into_place,
+    write_revved_in_place, CheckSink, DirSink, MemorySink, Sink,
 };
 
 impl Baker {
@@ -198,14 +198,11 @@ impl Baker {
             }
         }
         let parent = out_abs.parent().unwrap_or(Path::new("/")).to_path_buf();
-        std::fs::create_dir_all(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
+        create_dirs(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let _lock = lock_dir(&parent);
         let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
         let items = self.plan(opts, &skip)?;
-        let staging = tempfile::Builder::new()
-            .prefix(".ssibake-staging-")
-            .tempdir_in(&parent)
-            .map_err(|e| BakeError::Other(io_err(&parent, e)))?;
+        let staging = staging_dir(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let sink = DirSink::new(staging.path().to_path_buf());
         let (report, stamps, cache) = self.run(opts, &items, &sink)?;
         self.write_extras(opts, &report, |path, bytes| sink.page(path, bytes))
@@ -367,14 +364,13 @@ impl Baker {
             let target = root.join(path.to_path());
             replace_file(&target, bytes).map_err(|e| BakeError::Other(io_err(&target, e)))?;
             if opts.stable_mtimes {
-                filetime::set_file_mtime(&target, filetime::FileTime::from_unix_time(*newest, 0))
-                    .map_err(|e| BakeError::Other(io_err(&target, e)))?;
+                set_mtime(&target, *newest).map_err(|e| BakeError::Other(io_err(&target, e)))?;
             }
         }
         self.write_extras(opts, &report, |path, bytes| {
             let target = root.join(path.to_path());
             if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir)?;
+                create_dirs(dir)?;
             }
             replace_file(&target, bytes)
         })

@@ -12,7 +12,7 @@ use super::options::BakeOptions;
 use super::plan::{output_path, Item};
 use super::render::Stamps;
 use super::report::{io_err, BakeError, BakeReport};
-use super::write::write_atomically;
+use super::write::{create_dirs, write_atomically};
 use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
 use crate::engine::templates::Cache;
@@ -114,7 +114,7 @@ impl Baker {
         let details_path = details_path(path);
         for (p, text) in [(&details_path, details), (path, flat)] {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+                create_dirs(dir).map_err(|e| io_err(dir, e))?;
             }
             write_atomically(p, text.as_bytes()).map_err(|e| io_err(p, e))?;
         }

@@ -355,6 +355,23 @@ fn default_permissions() -> std::fs::Permissions {
         .unwrap_or_else(|_| unreachable!("the current directory exists"))
 }
 
+/// Creates `dir` and its missing parents.
+pub(super) fn create_dirs(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// A new staging directory in `parent` (removed when dropped).
+pub(super) fn staging_dir(parent: &Path) -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(".ssibake-staging-")
+        .tempdir_in(parent)
+}
+
+/// Sets a written file's modification time (Unix seconds).
+pub(super) fn set_mtime(target: &Path, mtime: i64) -> io::Result<()> {
+    filetime::set_file_mtime(target, filetime::FileTime::from_unix_time(mtime, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
