@@ -206,15 +206,13 @@ fn tree() -> Tree {
                             && !r.starts_with("super::")
                             && !r.starts_with("std::")
                         {
-                            let mut base = module.clone();
                             let mut found = Vec::new();
                             collect_tree(r, Vec::new(), &mut found);
                             for f in found {
-                                let mut full = base.clone();
+                                let mut full = module.clone();
                                 full.extend(f);
                                 named.push(full);
                             }
-                            base.clear();
                         }
                     }
                 }
@@ -222,11 +220,10 @@ fn tree() -> Tree {
         }
         for p in named {
             match resolve(&p, &modules) {
-                Some(m) if m.is_empty() => {
-                    if !module.is_empty() {
-                        root_imports.push(format!("{}: crate::{}", file.display(), p.join("::")));
-                    }
+                Some(m) if m.is_empty() && !module.is_empty() => {
+                    root_imports.push(format!("{}: crate::{}", file.display(), p.join("::")));
                 }
+                Some(m) if m.is_empty() => {}
                 Some(m) if m != module && !module.starts_with(&m) => {
                     deps.insert(m);
                 }
@@ -454,7 +451,13 @@ fn only_the_site_reads_the_document_root() {
     // `bake::write` reads only the output it owns, `format::timefmt` the system's zone
     // files, and the command line its own arguments.
     let tree = tree();
-    let reads = ["fs::read(", "fs::read_to_string(", "File::open(", "read_dir(", "fs::metadata("];
+    let reads = [
+        "fs::read(",
+        "fs::read_to_string(",
+        "File::open(",
+        "read_dir(",
+        "fs::metadata(",
+    ];
     let allowed = |m: &[String]| {
         let m: Vec<&str> = m.iter().map(String::as_str).collect();
         matches!(

@@ -9,7 +9,7 @@
 //!
 //! Stages, in order: [`plan`] (which input becomes which output), [`render`] (pages
 //! through the engine), [`publish`] (build identity, version file, client,
-//! manifest), [`write`] (sinks, staging, swap, lock: the only code that touches the
+//! manifest), [`write`](mod@write) (sinks, staging, swap, lock: the only code that touches the
 //! output).
 
 pub mod client;

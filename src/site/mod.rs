@@ -1,3 +1,16 @@
+//! Site: the document root as Apache sees it.
+//!
+//! In: a request path (`virtual`) or a file path (`file`) from a directive, relative to the
+//! page. Out: a confined [`SitePath`](resolve::SitePath), its metadata (with the version
+//! time the run uses), its bytes, its content type.
+//!
+//! - [`resolve`]: paths and URLs to root-relative paths, refusing every escape;
+//! - [`fs`]: the [`FileSystem`](fs::FileSystem) trait, the disk (symlinks confined to the
+//!   root) and memory;
+//! - [`mime`]: content types as mod_mime assigns them (`include`'s `text/*` check);
+//! - [`cache`]: each file stat'ed and read once per run, shared by every thread;
+//! - [`version`] and [`git`]: which time a file has (`fs`, `git`, `epoch`).
+
 pub(crate) mod cache;
 pub(crate) mod fs;
 pub(crate) mod git;
