@@ -110,15 +110,11 @@ fn spaces(input: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while(is_space).parse(input)
 }
 
-/// `name <- (!END ("--" / "-" / !space .))*`
+/// `name <- (!END !space .)*`
 fn name(input: &[u8]) -> IResult<&[u8], &[u8]> {
     recognize(many0_count(preceded(
         not(end),
-        alt((
-            tag("--"),
-            tag("-"),
-            take_while1(|b| !is_space(b) && b != b'-'),
-        )),
+        alt((tag("-"), take_while1(|b| !is_space(b) && b != b'-'))),
     )))
     .parse(input)
 }
