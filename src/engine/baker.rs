@@ -41,6 +41,7 @@ pub struct BakerBuilder {
     apache_only: bool,
     mtime_from: MtimeFrom,
     strict_git: bool,
+    directory_index: Option<Vec<Vec<u8>>>,
 }
 
 impl BakerBuilder {
@@ -110,6 +111,18 @@ impl BakerBuilder {
         self
     }
 
+    /// `DirectoryIndex`: the files that answer a directory's URL
+    /// (`virtual="/docs/"`), the first that exists wins. Default: Debian's list,
+    /// `index.html index.cgi index.pl index.php index.xhtml index.htm`.
+    pub fn directory_index<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.directory_index = Some(names.into_iter().map(|n| n.as_ref().to_vec()).collect());
+        self
+    }
+
     /// Refuse ssibake's extensions (`#fhash`, `#frev`, `config hashlen`) as
     /// Apache would: an unknown element or attribute.
     pub fn apache_only(mut self, on: bool) -> Self {
@@ -169,6 +182,12 @@ impl BakerBuilder {
                 zone: self.zone.unwrap_or_else(Zone::utc),
                 now,
                 apache_only: self.apache_only,
+                directory_index: self.directory_index.unwrap_or_else(|| {
+                    crate::site::urlmap::DEBIAN_DIRECTORY_INDEX
+                        .iter()
+                        .map(|n| n.to_vec())
+                        .collect()
+                }),
             },
             fs,
             root,

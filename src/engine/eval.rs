@@ -27,7 +27,8 @@ use crate::format::timefmt::{ht_time, Zone, DEFAULT_TIMEFMT};
 use crate::site::cache::IoFailure;
 use crate::site::fs::{FileSystem, Metadata};
 use crate::site::mime;
-use crate::site::resolve::{resolve_file, resolve_virtual, PathError, SitePath};
+use crate::site::resolve::{PathError, SitePath};
+use crate::site::urlmap::{self, Kind, MapError, Mapped, Request};
 
 /// Apache's default `SSIErrorMsg`.
 pub(crate) const DEFAULT_ERRMSG: &[u8] = b"[an error occurred while processing this directive]";
@@ -59,6 +60,8 @@ pub(crate) struct Settings {
     pub(crate) now: i64,
     /// Refuse ssibake's extensions (`#fhash`, `#frev`, `config hashlen`).
     pub(crate) apache_only: bool,
+    /// `DirectoryIndex`: the files that answer a directory's URL, first found wins.
+    pub(crate) directory_index: Vec<Vec<u8>>,
 }
 
 impl Settings {
@@ -758,14 +761,11 @@ impl<'s> Rendering<'s> {
             let Some((value, is_file)) = self.path_attribute(doc, d, arg) else {
                 break;
             };
-            let target = if is_file {
-                resolve_file(&value, &doc.path)
-            } else {
-                resolve_virtual(&value, doc.url.as_deref())
-            };
-            match target
-                .map_err(Failure::from)
-                .and_then(|path| self.lookup(doc, &path))
+            // find_file: a lookup only, so path info is ignored and a directory
+            // named with its slash is its index file (or, without one, itself).
+            match self
+                .map_target(doc, &value, is_file)
+                .map(|(_, mapped)| mapped.meta)
             {
                 Ok(meta) => {
                     if let Some((p, _)) = self.inputs.last() {
@@ -819,19 +819,35 @@ impl<'s> Rendering<'s> {
         rev: bool,
     ) -> Result<Vec<u8>, Failure> {
         let resolve = |v: &[u8]| {
-            if is_file {
-                resolve_file(v, &doc.path)
+            let req = if is_file {
+                urlmap::parse_file(v, &doc.path)
             } else {
-                resolve_virtual(v, doc.url.as_deref())
-            }
+                urlmap::parse_virtual(v, doc.url.as_deref())
+            };
+            req.map(|r| r.path)
         };
-        let path = resolve(value)?;
-        let meta = self.lookup(doc, &path)?;
-        if meta.is_dir {
+        let (_, mapped) = self.map_target(doc, value, is_file)?;
+        let path = mapped.path;
+        if mapped.meta.is_dir {
             return Err(Failure::new(
                 Code::NotFound,
                 format!("`{}` is a directory", path.display()),
             ));
+        }
+        if mapped.index || !mapped.path_info.is_empty() {
+            return Err(Failure {
+                code: Code::BadValue,
+                message: format!(
+                    "`{}` does not name a file by its own URL (it is {})",
+                    text(value),
+                    if mapped.index {
+                        format!("the directory index `{}`", path.display())
+                    } else {
+                        format!("`{}` with path info", path.display())
+                    }
+                ),
+                help: Some("name the file itself, so its revved name can replace it".into()),
+            });
         }
         let digest = self
             .cache
@@ -874,21 +890,75 @@ impl<'s> Rendering<'s> {
         Ok(out)
     }
 
-    /// A sub-request lookup: metadata of `path`, refusing lookups past the depth limit.
-    fn lookup(&mut self, doc: &Doc, path: &SitePath) -> Result<Metadata, Failure> {
-        if doc.depth >= MAX_DEPTH {
+    /// Maps a `virtual` or `file` value onto the site (see `site::urlmap`), every stat
+    /// going through [`Self::lookup`].
+    fn map_target(
+        &mut self,
+        doc: &Doc,
+        value: &[u8],
+        is_file: bool,
+    ) -> Result<(Request, Mapped), Failure> {
+        let req = if is_file {
+            urlmap::parse_file(value, &doc.path)?
+        } else {
+            urlmap::parse_virtual(value, doc.url.as_deref())?
+        };
+        let index = self.settings.directory_index.clone();
+        let mut depth_failure = None;
+        let mapped = urlmap::map(&req, &|_| index.clone(), &mut |p| {
+            if doc.depth >= MAX_DEPTH {
+                depth_failure = Some(());
+                return Err(IoFailure {
+                    kind: io::ErrorKind::Other,
+                    message: String::new(),
+                    outside_root: false,
+                    unversioned: false,
+                });
+            }
+            self.lookup_meta(p)
+        });
+        if depth_failure.is_some() {
             return Err(Failure::new(
                 Code::IncludeDepth,
                 format!("includes are nested more than {MAX_DEPTH} levels deep (Apache's limit)"),
             ));
         }
-        match self.cache.metadata(self.fs, path) {
-            Ok(meta) => {
-                self.inputs.push((path.clone(), meta));
-                Ok(meta)
-            }
-            Err(e) => Err(io_failure(path, &e)),
+        match mapped {
+            Ok(m) => Ok((req, m)),
+            Err(MapError::Path(e)) => Err(e.into()),
+            Err(MapError::NotFound(p)) => Err(Failure {
+                code: Code::NotFound,
+                message: format!("`{}` does not exist", req.path.display()),
+                help: (p != req.path).then(|| format!("there is no `{}`", p.display())),
+            }),
+            Err(MapError::Directory(p)) => Err(Failure {
+                code: Code::NotFound,
+                message: if is_file {
+                    format!(
+                        "`{}` is a directory, which `file` cannot name (Apache answers a redirect)",
+                        p.display()
+                    )
+                } else {
+                    format!(
+                        "`{}` is a directory named without its trailing slash (Apache answers a redirect)",
+                        text(value)
+                    )
+                },
+                help: Some(if is_file {
+                    format!("use `virtual=\"{}/\"` for its index file", text(&p.url()))
+                } else {
+                    "add the trailing slash for its index file".to_string()
+                }),
+            }),
+            Err(MapError::Io(p, e)) => Err(io_failure(&p, &e)),
         }
+    }
+
+    /// Metadata of `path` through the run's cache, recorded as an input.
+    fn lookup_meta(&mut self, path: &SitePath) -> Result<Metadata, IoFailure> {
+        let meta = self.cache.metadata(self.fs, path)?;
+        self.inputs.push((path.clone(), meta));
+        Ok(meta)
     }
 
     /// `handle_include`, with Apache's `onerror` state machine.
@@ -914,22 +984,12 @@ impl<'s> Rendering<'s> {
             }
             let value = encoding::decode_html(c_string(raw));
             let value = self.subst(doc, &value, arg.span);
-            let result = if name == b"file" {
-                resolve_file(&value, &doc.path)
-                    .map_err(Failure::from)
-                    .and_then(|path| {
-                        let url = file_include_url(doc, &path);
-                        self.include(doc, arg.span, path, url, None)
-                    })
-            } else if (name == b"virtual" && last_error.is_none())
+            let result = if name == b"file"
+                || (name == b"virtual" && last_error.is_none())
                 || (name == b"onerror" && last_error.is_some())
             {
-                resolve_virtual(&value, doc.url.as_deref())
-                    .map_err(Failure::from)
-                    .and_then(|path| {
-                        let url = Some(path.url());
-                        self.include(doc, arg.span, path, url, query(&value))
-                    })
+                self.map_target(doc, &value, name == b"file")
+                    .and_then(|(req, mapped)| self.include(doc, arg.span, &value, req, mapped))
             } else {
                 continue;
             };
@@ -955,10 +1015,47 @@ impl<'s> Rendering<'s> {
         &mut self,
         doc: &Doc,
         span: Span,
-        path: SitePath,
-        url: Option<Vec<u8>>,
-        query: Option<&[u8]>,
+        value: &[u8],
+        req: Request,
+        mapped: Mapped,
     ) -> Result<(), Failure> {
+        let path = mapped.path;
+        if !mapped.path_info.is_empty() {
+            // core's default_handler refuses path info (AcceptPathInfo default): 404.
+            return Err(Failure {
+                code: Code::NotFound,
+                message: format!(
+                    "`{}` has path info `{}` after the file `{}`: Apache answers 404",
+                    text(value),
+                    text(&mapped.path_info),
+                    path.display()
+                ),
+                help: None,
+            });
+        }
+        if mapped.meta.is_dir {
+            return Err(Failure {
+                code: Code::NotText,
+                message: format!(
+                    "`{}` is a directory without an index file; Apache refuses to include it (its type httpd/unix-directory is not text/*)",
+                    text(value)
+                ),
+                help: Some(format!(
+                    "add one of its DirectoryIndex files ({})",
+                    self.settings
+                        .directory_index
+                        .iter()
+                        .map(|n| text(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
+        }
+        let url = match req.kind {
+            Kind::File => file_include_url(doc, &path),
+            Kind::Virtual => Some(path.url()),
+        };
+        let query = req.query.as_deref();
         if self.settings.on_error == OnError::Fail && self.stack.contains(&path) {
             let mut chain: Vec<String> = self.stack.iter().map(SitePath::display).collect();
             chain.push(path.display());
@@ -967,13 +1064,6 @@ impl<'s> Rendering<'s> {
                 message: format!("include cycle: {}", chain.join(" -> ")),
                 help: Some("Apache would repeat the page until its nesting limit of 10".into()),
             });
-        }
-        let meta = self.lookup(doc, &path)?;
-        if meta.is_dir {
-            return Err(Failure::new(
-                Code::NotFound,
-                format!("`{}` is a directory", path.display()),
-            ));
         }
         if mime::is_refused(path.extension()) {
             return Err(Failure {
@@ -1335,13 +1425,6 @@ fn has_unterminated_brace(value: &[u8]) -> bool {
         }
     }
     false
-}
-
-/// The query string of a `virtual` URL (`r->args`): after `?`, before `#`.
-fn query(url: &[u8]) -> Option<&[u8]> {
-    let start = memchr::memchr(b'?', url)? + 1;
-    let end = memchr::memchr(b'#', &url[start..]).map_or(url.len(), |i| start + i);
-    Some(&url[start..end])
 }
 
 /// The URL of a document included with `file=`: Apache (`ap_sub_req_lookup_file`)

@@ -4,7 +4,9 @@
 //! page. Out: a confined [`SitePath`](resolve::SitePath), its metadata (with the version
 //! time the run uses), its bytes, its content type.
 //!
-//! - [`resolve`]: paths and URLs to root-relative paths, refusing every escape;
+//! - [`resolve`]: normalised root-relative paths, refusing every escape;
+//! - [`urlmap`]: which file a `virtual` or `file` names, as Apache's sub-requests map it
+//!   (`DirectoryIndex`, the trailing slash, path info, %-escapes);
 //! - [`fs`]: the [`FileSystem`](fs::FileSystem) trait, the disk (symlinks confined to the
 //!   root) and memory;
 //! - [`mime`]: content types as mod_mime assigns them (`include`'s `text/*` check);
@@ -16,4 +18,5 @@ pub(crate) mod fs;
 pub(crate) mod git;
 pub(crate) mod mime;
 pub(crate) mod resolve;
+pub(crate) mod urlmap;
 pub(crate) mod version;

@@ -1,5 +1,5 @@
-//! Path resolution: `virtual` URLs and `file` paths to normalised paths inside the
-//! document root, refusing every path that would leave it.
+//! Path resolution: normalised paths inside the document root, refusing every path that
+//! would leave it (`virtual` URLs are parsed in `urlmap`, which uses these).
 //!
 //! Resolution is pure string work on [`SitePath`]s; the file system is consulted
 //! only afterwards (and checks symlinks itself, see `fs.rs`).
@@ -134,34 +134,6 @@ fn normalise(base: &SitePath, path: &[u8]) -> Option<SitePath> {
     Some(SitePath(segments.join(&b'/')))
 }
 
-/// Resolves `<!--#... virtual="value" -->`.
-///
-/// `value` is a URL path: the query string and fragment are dropped, `%XX` escapes
-/// decoded (an encoded `/` or NUL is refused, as Apache does with its defaults),
-/// a relative path is taken from the directory of `base_url` (the current
-/// document's URL), and `..` may not climb above `/`.
-pub fn resolve_virtual(value: &[u8], base_url: Option<&[u8]>) -> Result<SitePath, PathError> {
-    let end = memchr::memchr2(b'?', b'#', value).unwrap_or(value.len());
-    // NOTE: an empty path is not an error: like any relative URL it names the
-    // current document's directory (Apache then reports the directory's own size
-    // and time).
-    let raw = &value[..end];
-    let decoded = percent_decode(raw).ok_or_else(|| PathError::BadEscape(lossy(value)))?;
-    let full = if decoded.first() == Some(&b'/') {
-        decoded
-    } else {
-        let base = base_url.ok_or_else(|| PathError::NoBaseUrl(lossy(value)))?;
-        let dir_end = memchr::memrchr(b'/', base).map_or(0, |i| i + 1);
-        let mut full = base[..dir_end].to_vec();
-        if full.first() != Some(&b'/') {
-            full.insert(0, b'/');
-        }
-        full.extend_from_slice(&decoded);
-        full
-    };
-    normalise(&SitePath::root(), &full).ok_or_else(|| PathError::AboveRoot(lossy(value)))
-}
-
 /// Resolves `<!--#... file="value" -->` against the directory of `document`.
 ///
 /// As in Apache (`apr_filepath_merge` with `SECUREROOTTEST | NOTABSOLUTE`): no
@@ -180,80 +152,12 @@ pub fn resolve_file(value: &[u8], document: &SitePath) -> Result<SitePath, PathE
         .expect("a relative path without `..` cannot climb"))
 }
 
-/// `%XX` decoding as Apache's `ap_unescape_url`: a malformed escape, `%2F` and
-/// `%00` are refused.
-fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
-    if memchr::memchr(b'%', input).is_none() {
-        return Some(input.to_vec());
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] == b'%' {
-            let hex = input.get(i + 1..i + 3)?;
-            let s = std::str::from_utf8(hex).ok()?;
-            let byte = u8::from_str_radix(s, 16).ok()?;
-            if byte == b'/' || byte == 0 {
-                return None;
-            }
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(input[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn sp(s: &str) -> SitePath {
         SitePath::from_relative(s.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn virtual_absolute_relative_and_query() {
-        let base = Some(&b"/blog/post.shtml"[..]);
-        assert_eq!(
-            resolve_virtual(b"/css/a.css?v=1", base),
-            Ok(sp("css/a.css"))
-        );
-        assert_eq!(
-            resolve_virtual(b"side.html", base),
-            Ok(sp("blog/side.html"))
-        );
-        assert_eq!(resolve_virtual(b"../x.html#top", base), Ok(sp("x.html")));
-        assert_eq!(resolve_virtual(b"a%20b.txt", base), Ok(sp("blog/a b.txt")));
-        assert_eq!(resolve_virtual(b"/", base), Ok(SitePath::root()));
-        assert_eq!(resolve_virtual(b"", base), Ok(sp("blog")));
-    }
-
-    #[test]
-    fn virtual_refuses_escapes_from_the_root() {
-        let base = Some(&b"/index.shtml"[..]);
-        assert!(matches!(
-            resolve_virtual(b"/../etc/passwd", base),
-            Err(PathError::AboveRoot(_))
-        ));
-        assert!(matches!(
-            resolve_virtual(b"../x", base),
-            Err(PathError::AboveRoot(_))
-        ));
-        assert!(matches!(
-            resolve_virtual(b"/a%2F..%2F..%2Fx", base),
-            Err(PathError::BadEscape(_))
-        ));
-        assert!(matches!(
-            resolve_virtual(b"/a%zz", base),
-            Err(PathError::BadEscape(_))
-        ));
-        assert!(matches!(
-            resolve_virtual(b"x", None),
-            Err(PathError::NoBaseUrl(_))
-        ));
     }
 
     #[test]

@@ -380,7 +380,13 @@ fn config(dir: &Path, port: u16, vhosts: &[VHost]) -> String {
         let _ = writeln!(c, "    DocumentRoot \"{root}\"");
         let _ = writeln!(c, "    <Directory \"{root}\">");
         let _ = writeln!(c, "        Options +IncludesNOEXEC");
-        let _ = writeln!(c, "        AllowOverride None");
+        // A site's own .htaccess files count, as ssibake reads them.
+        let _ = writeln!(c, "        AllowOverride All");
+        // Debian's dir.conf, which ssibake assumes by default.
+        let _ = writeln!(
+            c,
+            "        DirectoryIndex index.html index.cgi index.pl index.php index.xhtml index.htm"
+        );
         let _ = writeln!(c, "        Require all granted");
         let _ = writeln!(c, "        AddType text/html .shtml");
         let _ = writeln!(c, "        AddOutputFilter INCLUDES .shtml");
