@@ -27,6 +27,14 @@ pub(crate) struct Config {
     pub(crate) on_error: Option<OnError>,
     /// The legacy `#if` syntax.
     pub(crate) legacy_expr: Option<bool>,
+    /// `SERVER_NAME`.
+    pub(crate) server_name: Option<String>,
+    /// `SERVER_PORT`.
+    pub(crate) server_port: Option<u16>,
+    /// `SERVER_ADMIN`.
+    pub(crate) server_admin: Option<String>,
+    /// `http` or `https`.
+    pub(crate) scheme: Option<super::Scheme>,
     /// Variables for templates.
     #[serde(default)]
     pub(crate) defines: BTreeMap<String, String>,

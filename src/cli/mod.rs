@@ -34,6 +34,16 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// `--scheme`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum MessageFormat {
     /// `path:line:col: error: message`, the source line and carets.
@@ -130,6 +140,22 @@ pub struct Args {
     /// Evaluate #if with the legacy expression syntax (SSILegacyExprParser on).
     #[arg(long)]
     legacy_expr: bool,
+
+    /// The host name pages are served as: SERVER_NAME (ServerName).
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
+
+    /// The port pages are served on: SERVER_PORT.
+    #[arg(long, value_name = "PORT")]
+    server_port: Option<u16>,
+
+    /// SERVER_ADMIN (ServerAdmin).
+    #[arg(long, value_name = "EMAIL")]
+    server_admin: Option<String>,
+
+    /// The scheme pages are served over: REQUEST_SCHEME, and HTTPS=on for https.
+    #[arg(long, value_enum, value_name = "SCHEME")]
+    scheme: Option<Scheme>,
 
     /// Extension of included files that are templates themselves (repeatable;
     /// default: shtml).
@@ -387,6 +413,18 @@ fn run(args: Args) -> Exit {
         .apache_only(args.apache_only || config.apache_only.unwrap_or(false))
         .mtime_from(mtime_from)
         .strict_git(strict_git);
+    if let Some(name) = args.server_name.as_ref().or(config.server_name.as_ref()) {
+        builder = builder.server_name(name);
+    }
+    if let Some(port) = args.server_port.or(config.server_port) {
+        builder = builder.server_port(port);
+    }
+    if let Some(admin) = args.server_admin.as_ref().or(config.server_admin.as_ref()) {
+        builder = builder.server_admin(admin);
+    }
+    if let Some(scheme) = args.scheme.or(config.scheme) {
+        builder = builder.https(scheme == Scheme::Https);
+    }
     if let Some(t) = source_date_epoch {
         builder = builder.now(t);
     }

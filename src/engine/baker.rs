@@ -8,7 +8,7 @@ use std::io;
 
 use crate::engine::diag::{Diagnostic, RenderOptions, Sources};
 use crate::engine::errors::{Error, TemplateErrors};
-use crate::engine::eval::{OnError, Rendering, Settings};
+use crate::engine::eval::{OnError, Rendering, Server, Settings};
 use crate::engine::templates::{Cache, Parsed};
 use crate::format::timefmt::Zone;
 use crate::site::fs::{DiskFs, FileSystem, Metadata};
@@ -42,6 +42,7 @@ pub struct BakerBuilder {
     mtime_from: MtimeFrom,
     strict_git: bool,
     directory_index: Option<Vec<Vec<u8>>>,
+    server: Server,
 }
 
 impl BakerBuilder {
@@ -108,6 +109,32 @@ impl BakerBuilder {
     /// the CLI passes `SOURCE_DATE_EPOCH` here).
     pub fn now(mut self, unix_seconds: i64) -> Self {
         self.now = Some(unix_seconds);
+        self
+    }
+
+    /// `ServerName`: `SERVER_NAME` and ap_expr's `%{SERVER_NAME}` (undefined when not
+    /// given: a bake does not know the host a page will be served as).
+    pub fn server_name(mut self, name: impl AsRef<[u8]>) -> Self {
+        self.server.name = Some(name.as_ref().to_vec());
+        self
+    }
+
+    /// The port pages are served on: `SERVER_PORT` (undefined when not given).
+    pub fn server_port(mut self, port: u16) -> Self {
+        self.server.port = Some(port);
+        self
+    }
+
+    /// `ServerAdmin`: `SERVER_ADMIN` (undefined when not given).
+    pub fn server_admin(mut self, admin: impl AsRef<[u8]>) -> Self {
+        self.server.admin = Some(admin.as_ref().to_vec());
+        self
+    }
+
+    /// Whether pages are served over https: `REQUEST_SCHEME` (`http` or `https`) and,
+    /// for https, `HTTPS=on` (both undefined when not given).
+    pub fn https(mut self, on: bool) -> Self {
+        self.server.https = Some(on);
         self
     }
 
@@ -182,6 +209,7 @@ impl BakerBuilder {
                 zone: self.zone.unwrap_or_else(Zone::utc),
                 now,
                 apache_only: self.apache_only,
+                server: self.server,
                 directory_index: self.directory_index.unwrap_or_else(|| {
                     crate::site::urlmap::DEBIAN_DIRECTORY_INDEX
                         .iter()

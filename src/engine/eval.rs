@@ -62,6 +62,19 @@ pub(crate) struct Settings {
     pub(crate) apache_only: bool,
     /// `DirectoryIndex`: the files that answer a directory's URL, first found wins.
     pub(crate) directory_index: Vec<Vec<u8>>,
+    /// What the server's configuration says of itself.
+    pub(crate) server: Server,
+}
+
+/// The server a bake stands for: what Apache takes from its configuration
+/// (`ServerName`, the port, `ServerAdmin`, the scheme). Unset values stay undefined.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Server {
+    pub(crate) name: Option<Vec<u8>>,
+    pub(crate) port: Option<u16>,
+    pub(crate) admin: Option<Vec<u8>>,
+    /// `Some(true)` for https.
+    pub(crate) https: Option<bool>,
 }
 
 impl Settings {
@@ -94,6 +107,8 @@ pub(crate) struct Rendering<'s> {
     fs: &'s dyn FileSystem,
     vars: VarTable,
     top_mtime: i64,
+    /// The page's request URI as a client sends it (`REQUEST_URI`).
+    request_uri: Vec<u8>,
     out: Vec<u8>,
     diagnostics: Vec<Diagnostic>,
     seen: HashSet<(SitePath, usize, Code)>,
@@ -120,6 +135,10 @@ struct Doc {
     /// The document's URL, or `None` for a document included with `file` from
     /// another directory (Apache gives it an empty URI).
     url: Option<Vec<u8>>,
+    /// The query string of the document's request (`r->args`).
+    query: Vec<u8>,
+    /// The document's modification time (`r->mtime`).
+    mtime: i64,
     depth: usize,
     printing: bool,
     cond_true: bool,
@@ -184,6 +203,25 @@ struct DocVars<'a> {
     settings: &'a Settings,
     top_mtime: i64,
     timefmt: &'a [u8],
+    here: Here<'a>,
+}
+
+/// The request of the document being evaluated, for ap_expr's `%{...}`, `-A`, `-U`
+/// and `-F`.
+struct Here<'a> {
+    fs: &'a dyn FileSystem,
+    cache: &'a Cache,
+    path: &'a SitePath,
+    /// `r->uri` (`None` for a document included with `file` from elsewhere).
+    url: Option<&'a [u8]>,
+    /// `r->args`.
+    query: &'a [u8],
+    /// `r->mtime`.
+    mtime: i64,
+    /// An included document (a sub-request).
+    subreq: bool,
+    /// The page's request URI, as sent (`THE_REQUEST`).
+    request_uri: &'a [u8],
 }
 
 impl Vars for DocVars<'_> {
@@ -203,6 +241,71 @@ impl Vars for DocVars<'_> {
             }
         }
     }
+
+    /// `request_var_fn`, for what a bake knows of the request (a `GET` of the page's
+    /// own URL, no client). Measured on Apache 2.4.71: inside an include, the
+    /// request variables describe the included document.
+    fn request(&mut self, name: &str) -> Option<Vec<u8>> {
+        let s = self.settings;
+        let h = &self.here;
+        let text = |v: &str| Some(v.as_bytes().to_vec());
+        match name {
+            "REQUEST_URI" => h.url.map(<[u8]>::to_vec),
+            "QUERY_STRING" => Some(h.query.to_vec()),
+            "LAST_MODIFIED" => Some(ht_time(b"%Y%m%d%H%M%S", h.mtime, &s.zone, false)),
+            "IS_SUBREQ" => text(if h.subreq { "true" } else { "false" }),
+            "SERVER_PROTOCOL" => text(if h.subreq { "INCLUDED" } else { "HTTP/1.1" }),
+            "REQUEST_METHOD" => text("GET"),
+            "REQUEST_STATUS" => text("200"),
+            "CONTEXT_PREFIX" => text(""),
+            "THE_REQUEST" => {
+                let mut v = b"GET ".to_vec();
+                v.extend_from_slice(h.request_uri);
+                v.extend_from_slice(b" HTTP/1.1");
+                Some(v)
+            }
+            "REQUEST_SCHEME" => s.server.https.map(|on| {
+                if on {
+                    b"https".to_vec()
+                } else {
+                    b"http".to_vec()
+                }
+            }),
+            "HTTPS" => s
+                .server
+                .https
+                .map(|on| if on { b"on".to_vec() } else { b"off".to_vec() }),
+            "SERVER_NAME" => s.server.name.clone(),
+            "SERVER_ADMIN" => s.server.admin.clone(),
+            _ => None,
+        }
+    }
+
+    /// `op_url_subr` and `op_file_subr`: a lookup sub-request (no handler runs), so a
+    /// missing file is a success for `-A`/`-U` (only the handler would answer 404),
+    /// and only a malformed URL, `..` above the root or a symlink out of it fail;
+    /// `-F` is true for an existing regular file. There are no access rules in a bake.
+    fn lookup(&mut self, op: expr::Lookup, arg: &[u8]) -> Option<bool> {
+        let h = &self.here;
+        let req = match op {
+            expr::Lookup::Url => urlmap::parse_virtual(arg, h.url),
+            // An absolute path names the server's own file system.
+            expr::Lookup::File if arg.first() == Some(&b'/') => return None,
+            expr::Lookup::File => urlmap::parse_file(arg, h.path),
+        };
+        let Ok(req) = req else { return Some(false) };
+        let index = self.settings.directory_index.clone();
+        let (fs, cache) = (h.fs, h.cache);
+        let mapped = urlmap::map(&req, &|_| index.clone(), &mut |p| cache.metadata(fs, p));
+        Some(match (op, mapped) {
+            (expr::Lookup::Url, Ok(_) | Err(MapError::NotFound(_) | MapError::Directory(_))) => {
+                true
+            }
+            (expr::Lookup::Url, Err(MapError::Io(_, e))) => !e.outside_root,
+            (expr::Lookup::File, Ok(m)) => !m.meta.is_dir && m.path_info.is_empty(),
+            _ => false,
+        })
+    }
 }
 
 impl<'s> Rendering<'s> {
@@ -220,6 +323,7 @@ impl<'s> Rendering<'s> {
             fs,
             vars: VarTable::default(),
             top_mtime: mtime,
+            request_uri: Vec::new(),
             out: Vec::with_capacity(page.source.len() + page.source.len() / 8),
             diagnostics: Vec::new(),
             seen: HashSet::new(),
@@ -238,14 +342,44 @@ impl<'s> Rendering<'s> {
         for (name, value) in &settings.defines {
             r.vars.set(name, value.clone());
         }
+        // ap_add_common_vars and ap_add_cgi_vars, in Apache's order, for a `GET` of the
+        // page's own URL with no query string. What depends on the client (REMOTE_*,
+        // HTTP_*) is never defined; what the server's configuration says only when
+        // the settings give it.
+        let url = path.url();
+        let request_uri = encoding::escape_uri(&url);
+        let server = &settings.server;
+        if let Some(name) = &server.name {
+            r.vars.set(b"SERVER_NAME", name.clone());
+        }
+        if let Some(port) = server.port {
+            r.vars.set(b"SERVER_PORT", port.to_string().into_bytes());
+        }
+        if let Some(https) = server.https {
+            if https {
+                r.vars.set(b"HTTPS", b"on".to_vec());
+            }
+            let scheme: &[u8] = if https { b"https" } else { b"http" };
+            r.vars.set(b"REQUEST_SCHEME", scheme.to_vec());
+        }
+        r.vars.set(b"CONTEXT_PREFIX", Vec::new());
+        if let Some(admin) = &server.admin {
+            r.vars.set(b"SERVER_ADMIN", admin.clone());
+        }
+        r.vars.set(b"GATEWAY_INTERFACE", b"CGI/1.1".to_vec());
+        r.vars.set(b"SERVER_PROTOCOL", b"HTTP/1.1".to_vec());
+        r.vars.set(b"REQUEST_METHOD", b"GET".to_vec());
+        r.vars.set(b"QUERY_STRING", Vec::new());
+        r.vars.set(b"REQUEST_URI", request_uri.clone());
+        r.vars.set(b"SCRIPT_NAME", url.clone());
+        r.request_uri = request_uri;
         r.vars.set_lazy(b"DATE_LOCAL", Lazy::DateLocal);
         r.vars.set_lazy(b"DATE_GMT", Lazy::DateGmt);
         r.vars.set_lazy(b"LAST_MODIFIED", Lazy::LastModified);
         r.vars.set(b"DOCUMENT_URI", path.url());
         r.vars.set(b"DOCUMENT_ARGS", Vec::new());
         r.vars.set(b"DOCUMENT_NAME", path.file_name().to_vec());
-        let url = Some(path.url());
-        r.document(path, url, page, 0);
+        r.document(path, Some(url), (Vec::new(), mtime), page, 0);
         Outcome {
             output: r.out,
             diagnostics: r.diagnostics,
@@ -262,6 +396,7 @@ impl<'s> Rendering<'s> {
         &mut self,
         path: SitePath,
         url: Option<Vec<u8>>,
+        (query, mtime): (Vec<u8>, i64),
         parsed: Arc<Parsed>,
         depth: usize,
     ) {
@@ -276,6 +411,8 @@ impl<'s> Rendering<'s> {
         let mut doc = Doc {
             path,
             url,
+            query,
+            mtime,
             depth,
             printing: true,
             cond_true: true,
@@ -424,6 +561,16 @@ impl<'s> Rendering<'s> {
             settings: self.settings,
             top_mtime: self.top_mtime,
             timefmt: &doc.timefmt,
+            here: Here {
+                fs: self.fs,
+                cache: self.cache,
+                path: &doc.path,
+                url: doc.url.as_deref(),
+                query: &doc.query,
+                mtime: doc.mtime,
+                subreq: doc.depth > 0,
+                request_uri: &self.request_uri,
+            },
         }
     }
 
@@ -1095,7 +1242,8 @@ impl<'s> Rendering<'s> {
                 file: doc.path.clone(),
                 span,
             });
-            self.document(path, url, parsed, doc.depth + 1);
+            let args = query.unwrap_or_default().to_vec();
+            self.document(path, url, (args, mapped.meta.mtime), parsed, doc.depth + 1);
             self.chain.pop();
         } else {
             let bytes = self
@@ -1247,6 +1395,16 @@ impl<'s> Rendering<'s> {
             settings: self.settings,
             top_mtime: self.top_mtime,
             timefmt: &doc.timefmt,
+            here: Here {
+                fs: self.fs,
+                cache: self.cache,
+                path: &doc.path,
+                url: doc.url.as_deref(),
+                query: &doc.query,
+                mtime: doc.mtime,
+                subreq: doc.depth > 0,
+                request_uri: &self.request_uri,
+            },
         };
         let result = condition::evaluate(source, legacy, &mut vars, refs);
         match result {
@@ -1473,34 +1631,32 @@ pub(crate) fn revved_name(path: &[u8], hash: &[u8]) -> Vec<u8> {
 /// `ap_add_cgi_vars`), besides every `HTTP_*` header.
 const REQUEST_VARIABLES: &[&str] = &[
     "AUTH_TYPE",
-    "CONTEXT_DOCUMENT_ROOT",
-    "CONTEXT_PREFIX",
-    "DOCUMENT_ROOT",
-    "GATEWAY_INTERFACE",
-    "HTTPS",
-    "PATH",
     "PATH_INFO",
     "PATH_TRANSLATED",
-    "QUERY_STRING",
     "QUERY_STRING_UNESCAPED",
     "REMOTE_ADDR",
     "REMOTE_HOST",
     "REMOTE_IDENT",
     "REMOTE_PORT",
     "REMOTE_USER",
-    "REQUEST_METHOD",
-    "REQUEST_SCHEME",
-    "REQUEST_URI",
-    "SCRIPT_FILENAME",
-    "SCRIPT_NAME",
     "SERVER_ADDR",
-    "SERVER_ADMIN",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SERVER_PROTOCOL",
-    "SERVER_SIGNATURE",
-    "SERVER_SOFTWARE",
     "UNIQUE_ID",
+];
+
+/// Variables that come from the server's configuration or its machine, with the
+/// setting that gives them (`None`: nothing a bake can know).
+const SERVER_VARIABLES: &[(&str, Option<&str>)] = &[
+    ("SERVER_NAME", Some("--server-name")),
+    ("SERVER_PORT", Some("--server-port")),
+    ("SERVER_ADMIN", Some("--server-admin")),
+    ("REQUEST_SCHEME", Some("--scheme")),
+    ("HTTPS", Some("--scheme https")),
+    ("DOCUMENT_ROOT", None),
+    ("CONTEXT_DOCUMENT_ROOT", None),
+    ("SCRIPT_FILENAME", None),
+    ("SERVER_SOFTWARE", None),
+    ("SERVER_SIGNATURE", None),
+    ("PATH", None),
 ];
 
 /// The message and help for `#echo` of an undefined variable `name`.
@@ -1511,6 +1667,19 @@ fn undefined_echo(name: &[u8]) -> (String, String) {
         || upper.starts_with("SSL_")
         || upper.starts_with("REDIRECT_")
         || REQUEST_VARIABLES.contains(&upper.as_str());
+    let server = SERVER_VARIABLES.iter().find(|(n, _)| *n == upper);
+    if let Some((_, flag)) = server {
+        let message =
+            format!(
+            "`{shown}` is undefined: Apache takes it from the server's configuration or machine{}",
+            if flag.is_some() { "" } else { ", which a bake does not know" }
+        );
+        let help = match flag {
+            Some(flag) => format!("give it with `{flag}` (or in ssibake.toml)"),
+            None => format!("give it a value with `--define {shown}=...`"),
+        };
+        return (message, help);
+    }
     let message = if upper == "USER_NAME" {
         format!(
             "`{shown}` is undefined: Apache prints the page file's owner, which differs between machines"

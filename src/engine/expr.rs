@@ -35,6 +35,27 @@ use crate::format::fnmatch::fnmatch;
 pub(crate) trait Vars {
     /// The value of `name`, `None` when undefined.
     fn get(&mut self, name: &[u8]) -> Option<Vec<u8>>;
+
+    /// ap_expr's `%{NAME}` for a request variable (`request_var_fn`) the bake knows,
+    /// as the current document's request defines it; `None` when it does not know it.
+    fn request(&mut self, _name: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// `-A`/`-U` (a URL) or `-F` (a file path) as a lookup sub-request answers it;
+    /// `None` when this context cannot look anything up.
+    fn lookup(&mut self, _op: Lookup, _arg: &[u8]) -> Option<bool> {
+        None
+    }
+}
+
+/// The lookups of `-A`, `-U` and `-F`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// `-A` and `-U`: a URL (status below 400).
+    Url,
+    /// `-F`: a file path (an existing regular file).
+    File,
 }
 
 /// `AP_MAX_REG_MATCH`: captures `$0`..`$9` are kept.
@@ -227,12 +248,17 @@ impl Legacy<'_> {
             },
             NodeKind::Access(r) => match r.as_deref() {
                 Some(legacy::Node {
-                    node: NodeKind::Str(_),
-                    ..
-                }) => Err(EvalError::unsupported(
-                    "-A needs a sub-request (access check) and is not available at deploy time",
-                    n.span,
-                )),
+                    node: NodeKind::Str(s),
+                    span,
+                }) => {
+                    let url = self.subst(s, *span)?;
+                    self.vars.lookup(Lookup::Url, &url).ok_or_else(|| {
+                        EvalError::unsupported(
+                            "-A needs a sub-request (access check) and is not available here",
+                            n.span,
+                        )
+                    })
+                }
                 _ => Err(EvalError::apache(
                     "Invalid expression: Token '-A' must be followed by a URI string.",
                     n.span,
@@ -570,7 +596,23 @@ impl Ap<'_> {
                 Some(b'0') => arg.len() != 1,
                 Some(_) => true,
             },
-            UnaryOp::R | UnaryOp::F | UnaryOp::U | UnaryOp::A => {
+            UnaryOp::F | UnaryOp::U | UnaryOp::A => {
+                let kind = if op == UnaryOp::F {
+                    Lookup::File
+                } else {
+                    Lookup::Url
+                };
+                return self.vars.lookup(kind, arg).ok_or_else(|| {
+                    EvalError::unsupported(
+                        format!(
+                            "-{} needs a sub-request and is not available here",
+                            op.name()
+                        ),
+                        span,
+                    )
+                });
+            }
+            UnaryOp::R => {
                 return Err(EvalError::unsupported(
                     format!(
                         "-{} needs a live request and is not available at deploy time",
@@ -693,12 +735,14 @@ fn is_host_name(s: &[u8]) -> bool {
         && s.iter().any(u8::is_ascii_alphabetic)
 }
 
-/// `%{NAME}` at deploy time. Only two are fixed when the site is baked:
+/// `%{NAME}` at deploy time:
 /// - `API_VERSION`: `MODULE_MAGIC_NUMBER_MAJOR` of httpd 2.4, `20120211`;
-/// - `DOCUMENT_URI`: Apache reads the SSI variable `DOCUMENT_URI` (the top-level page).
+/// - `DOCUMENT_URI`: Apache reads the SSI variable `DOCUMENT_URI` (the top-level page);
+/// - the request variables a bake knows (the page is a `GET` of its own URL):
+///   [`Vars::request`] answers them for the current document.
 ///
-/// The others describe the request, the connection, the server configuration or the
-/// clock (`TIME*` is the moment of evaluation) and are refused.
+/// The others describe the client, the connection or the clock (`TIME*` is the moment
+/// of evaluation) and are refused.
 fn ap_var(name: &str, vars: &mut dyn Vars, span: Span) -> Result<Vec<u8>, EvalError> {
     match name {
         "API_VERSION" => Ok(b"20120211".to_vec()),
@@ -706,10 +750,12 @@ fn ap_var(name: &str, vars: &mut dyn Vars, span: Span) -> Result<Vec<u8>, EvalEr
             .get(b"DOCUMENT_URI")
             .map(|v| c_str(&v).to_vec())
             .ok_or_else(|| EvalError::unsupported("%{DOCUMENT_URI} is not known here", span)),
-        _ => Err(EvalError::unsupported(
-            format!("%{{{name}}} depends on the request or the server and is not available at deploy time"),
-            span,
-        )),
+        _ => vars.request(name).ok_or_else(|| {
+            EvalError::unsupported(
+                format!("%{{{name}}} depends on the client, the connection or the clock and is not available at deploy time"),
+                span,
+            )
+        }),
     }
 }
 

@@ -608,4 +608,14 @@ mod shell_tests {
         assert_eq!(escaped, b"\n\"$&'()*;<>?[\\]^`{|}~");
         assert_eq!(escape_shell_cmd(b"ab\0cd"), b"ab");
     }
+
+    #[test]
+    fn uri_escaping_matches_apache() {
+        assert_eq!(
+            escape_uri(b"/a b/caf\xc3\xa9.shtml"),
+            b"/a%20b/caf%c3%a9.shtml"
+        );
+        assert_eq!(escape_uri(b"/$-_.+!*'(),:;@&=/~x"), b"/$-_.+!*'(),:;@&=/~x");
+        assert_eq!(escape_uri(b"/100%?#"), b"/100%25%3f%23");
+    }
 }
