@@ -53,6 +53,7 @@ fn apache_differential() {
                 root: r.clone(),
                 legacy_expr: c.legacy_expr,
                 defines: c.defines.clone(),
+                ..VHost::default()
             })
             .collect();
         let mut apache = Apache::start(&bin, tz, &vhosts)
