@@ -30,7 +30,12 @@
 //! Modes (deterministic: tree `S` is always generated from seed `S`):
 //! * default (CI): 8 trees, seeds 1..=8, well under a minute;
 //! * `SSIBAKE_TREE_FUZZ=N`: seeds 1..=N;
-//! * `SSIBAKE_TREE_FUZZ_SEED=S`: only seed S (to rerun one tree).
+//! * `SSIBAKE_TREE_FUZZ_SEED=S`: only seed S (to rerun one tree);
+//! * `SSIBAKE_TREE_FUZZ_DIR=DIR`: replay a tree from disk (a kept `<seed>/site`, or a
+//!   hand-reduced reproducer) as "seed 0"; pages there are compared without directive tags.
+//!
+//! `scripts/tree-fuzz-classify.py <target>/tree-fuzz/summary.tsv` groups the differing
+//! segments of a run into difference classes (see /work/notes/tree-fuzz-findings.md).
 //!
 //! Output: every difference is printed (seed, tree listing with `.htaccess` contents, page
 //! source, Apache's and ssibake's bytes escaped, the request's Apache error-log lines) and
@@ -725,7 +730,8 @@ fn target_value(rng: &mut Rng, targets: &[Target], dir: &str, virtual_: bool) ->
             _ => (String::new(), "+%2f"),
         };
         if label == "+%2f" {
-            if let Some(i) = path[1..].find('/') {
+            // The first `/` that is not the leading one.
+            if let Some(i) = path.bytes().skip(1).position(|b| b == b'/') {
                 path = format!("{}%2f{}", &path[..=i], &path[i + 2..]);
                 tag.push_str(" +%2f");
             }
@@ -936,6 +942,65 @@ fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `chmod -R a+rX` (Apache runs as www-data), symlinks left alone.
+fn readable(p: &Path) {
+    let meta = fs::symlink_metadata(p).unwrap();
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode();
+    let t = filetime::FileTime::from_last_modification_time(&meta);
+    if meta.is_dir() {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o755)).unwrap();
+        for e in fs::read_dir(p).unwrap() {
+            readable(&e.unwrap().path());
+        }
+    } else {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o444)).unwrap();
+    }
+    filetime::set_file_times(p, t, t).unwrap();
+}
+
+/// A listing of a tree on disk (for replays): mode, mtime, size, symlink targets, and
+/// the contents of `.htaccess` files.
+fn disk_listing(root: &Path) -> String {
+    fn walk(root: &Path, rel: &str, out: &mut String) {
+        let mut names: Vec<String> = fs::read_dir(root.join(rel))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for n in names {
+            let r = join(rel, &n);
+            let p = root.join(&r);
+            let m = fs::symlink_metadata(&p).unwrap();
+            let mode = m.permissions().mode() & 0o7777;
+            let mtime = filetime::FileTime::from_last_modification_time(&m).unix_seconds();
+            if m.file_type().is_symlink() {
+                let _ = writeln!(out, "    l {r} -> {}", fs::read_link(&p).unwrap().display());
+            } else if m.is_dir() {
+                let _ = writeln!(out, "    d {mode:04o} mtime={mtime} {r}/");
+                walk(root, &r, out);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    f {mode:04o} mtime={mtime} {r} ({} bytes)",
+                    m.len()
+                );
+                if n == ".htaccess" {
+                    for l in fs::read_to_string(&p).unwrap_or_default().lines() {
+                        let _ = writeln!(out, "        | {l}");
+                    }
+                }
+            }
+        }
+    }
+    let mut s = format!("tree {} (TZ={TZ}):\n", root.display());
+    walk(root, "", &mut s);
+    s
+}
+
 /// Every regular file Apache could serve (symlinks followed, bounded depth), as
 /// root-relative paths; `.htaccess` left out.
 fn servable(root: &Path) -> Vec<String> {
@@ -1082,28 +1147,38 @@ fn diff_directives(
             continue;
         }
         let before = tags.len();
-        if prefix.len() < 40 {
+        if prefix.len() < 12 * "in include: ".len() {
+            // The included page whose first marker comes first (the outermost include).
             let nested = files
                 .iter()
-                .filter(|f| !f.directives.is_empty() && f.number != spec.number)
-                .find(|f| {
+                .filter(|f| !f.directives.is_empty())
+                .filter_map(|f| {
                     let m = format!("{{{{{}.0}}}}", f.number);
-                    let has = |h: &[u8]| h.windows(m.len()).any(|w| w == m.as_bytes());
-                    has(sa) && has(so)
-                });
-            let raw = |h: &[u8]| h.windows(5).any(|w| w == b"<!--#");
-            if nested.is_some() && raw(sa) != raw(so) {
-                tags.push((
-                    format!(
-                        "{prefix}{} [included file parsed by {} only]",
-                        spec.directives[k].1,
-                        if raw(sa) { "ssibake" } else { "Apache" }
-                    ),
-                    sa.clone(),
-                    so.clone(),
-                    spec.directives[k].0.clone(),
-                ));
-                continue;
+                    let at = |h: &[u8]| h.windows(m.len()).position(|w| w == m.as_bytes());
+                    Some((at(sa)?.max(at(so)?), f))
+                })
+                .min_by_key(|(at, _)| *at)
+                .map(|(_, f)| f);
+            // Was the included page parsed on each side? Its first directive's text right
+            // after its first marker means it was copied raw.
+            if let Some(f) = nested {
+                let raw = |h: &[u8]| {
+                    let m = format!("{{{{{}.0}}}}{}", f.number, f.directives[0].0);
+                    h.windows(m.len()).any(|w| w == m.as_bytes())
+                };
+                if raw(sa) != raw(so) {
+                    tags.push((
+                        format!(
+                            "{prefix}{} [included file parsed by {} only]",
+                            spec.directives[k].1,
+                            if raw(sa) { "ssibake" } else { "Apache" }
+                        ),
+                        sa.clone(),
+                        so.clone(),
+                        spec.directives[k].0.clone(),
+                    ));
+                    continue;
+                }
             }
             if let Some(f) = nested {
                 diff_directives(sa, so, f, files, &format!("{prefix}in include: "), tags);
@@ -1180,18 +1255,36 @@ fn apache_tree_fuzz() {
         return;
     };
     let started = Instant::now();
-    let seeds = seeds();
+    // SSIBAKE_TREE_FUZZ_DIR=DIR replays a kept (or hand-reduced) tree, e.g.
+    // `<target>/tree-fuzz/<seed>/site`, as "seed 0".
+    let replay = std::env::var_os("SSIBAKE_TREE_FUZZ_DIR").map(PathBuf::from);
+    let seeds = if replay.is_some() { vec![0] } else { seeds() };
     let tmp = fixture::temp_parent("ssibake-tree-fuzz-");
     fixture::check_parents_traversable(tmp.path()).unwrap();
     let base = out_base();
     let mut totals = Totals::default();
     let mut printed = 0usize;
     for batch in seeds.chunks(BATCH) {
-        let trees: Vec<Tree> = batch.iter().map(|&s| generate(s)).collect();
+        let trees: Vec<Tree> = match &replay {
+            Some(_) => vec![Tree {
+                seed: 0,
+                dirs: Vec::new(),
+                dir_mtimes: BTreeMap::new(),
+                files: Vec::new(),
+                links: Vec::new(),
+            }],
+            None => batch.iter().map(|&s| generate(s)).collect(),
+        };
         let mut vhosts = Vec::new();
         for t in &trees {
             let root = tmp.path().join(format!("t{}", t.seed)).join("root");
-            materialize(t, &root);
+            match &replay {
+                Some(dir) => {
+                    copy_tree(dir, &root).unwrap_or_else(|e| panic!("copy {}: {e}", dir.display()));
+                    readable(&root);
+                }
+                None => materialize(t, &root),
+            }
             vhosts.push(VHost {
                 name: format!("t{}", t.seed),
                 root,
@@ -1209,7 +1302,11 @@ fn apache_tree_fuzz() {
             let b = bake(root, &out);
             let root_s = root.to_string_lossy().into_owned();
             let host = format!("{}.test", vh.name);
-            let list = listing(t);
+            let list = if replay.is_some() {
+                disk_listing(root)
+            } else {
+                listing(t)
+            };
             let case_dir = base.join(t.seed.to_string());
             let _ = fs::remove_dir_all(&case_dir);
             let mut tree_printed = false;
@@ -1378,7 +1475,11 @@ fn apache_tree_fuzz() {
     }
     let _ = fs::create_dir_all(&base);
     let _ = fs::write(
-        base.join("summary.tsv"),
+        base.join(if replay.is_some() {
+            "summary-replay.tsv"
+        } else {
+            "summary.tsv"
+        }),
         format!(
             "seed\tpage\thtaccess-chain\tvia-link\ttag\tdirective\tapache\tssibake\n{}",
             totals.summary
