@@ -53,6 +53,7 @@ fn apache_differential() {
                 root: r.clone(),
                 legacy_expr: c.legacy_expr,
                 defines: c.defines.clone(),
+                ..VHost::default()
             })
             .collect();
         let mut apache = Apache::start(&bin, tz, &vhosts)
@@ -64,7 +65,7 @@ fn apache_differential() {
         );
         for (case, root) in group.iter().zip(&roots) {
             let host = format!("{}.test", case.name);
-            let resp = match apache.get(&host, &case.url_path()) {
+            let resp = match apache.get_http11(&host, &case.url_path()) {
                 Ok(r) => r,
                 Err(e) => {
                     failures.add(

@@ -525,6 +525,7 @@ fn apache_fuzz() {
                 root: root.clone(),
                 legacy_expr: legacy,
                 defines: [("X".to_string(), "a".to_string())].into_iter().collect(),
+                ..VHost::default()
             }],
         )
         .expect("start Apache");

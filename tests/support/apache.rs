@@ -33,12 +33,20 @@ const MODULES: &[(&str, &str)] = &[
 const ENV_MODULE: (&str, &str) = ("env_module", "mod_env.so");
 
 /// One case served by Apache.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VHost {
     pub name: String,
     pub root: PathBuf,
     pub legacy_expr: bool,
     pub defines: BTreeMap<String, String>,
+    /// `AllowOverride` of the document root (`None`: `AllowOverride None`, .htaccess ignored).
+    pub allow_override: Option<String>,
+    /// A `DirectoryIndex` line for the document root (`None`: mod_dir's default, `index.html`).
+    pub directory_index: Option<String>,
+    /// Further lines inside the document root's `<Directory>` block.
+    pub extra: Vec<String>,
+    /// Further lines at the virtual host's level (e.g. `LogLevel info include:debug`).
+    pub vhost_extra: Vec<String>,
 }
 
 /// The Apache binary (`SSIBAKE_APACHE` overrides `/usr/sbin/apache2`), or why it is unusable.
@@ -228,15 +236,39 @@ impl Apache {
             })
     }
 
+    /// The current length of the error log, for [`Apache::error_log_since`].
+    pub fn error_log_len(&self) -> u64 {
+        fs::metadata(self.dir.path().join("error.log"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// What the error log gained after `offset` (the lines of the requests made since).
+    pub fn error_log_since(&self, offset: u64) -> String {
+        let all = fs::read(self.dir.path().join("error.log")).unwrap_or_default();
+        let start = (offset as usize).min(all.len());
+        String::from_utf8_lossy(&all[start..]).into_owned()
+    }
+
     /// `GET path HTTP/1.0` with `Host: <host>`.
     pub fn get(&self, host: &str, path: &str) -> Result<Response, String> {
+        self.request(host, path, "HTTP/1.0")
+    }
+
+    /// `GET path HTTP/1.1` with `Host: <host>` and `Connection: close`, as a browser asks
+    /// (so `SERVER_PROTOCOL` is `HTTP/1.1`); a chunked body is decoded.
+    pub fn get_http11(&self, host: &str, path: &str) -> Result<Response, String> {
+        self.request(host, path, "HTTP/1.1")
+    }
+
+    fn request(&self, host: &str, path: &str, protocol: &str) -> Result<Response, String> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
             .map_err(|e| format!("connect to Apache on {addr}: {e}"))?;
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         let req = format!(
-            "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: ssibake-tests\r\nConnection: close\r\n\r\n"
+            "GET {path} {protocol}\r\nHost: {host}\r\nUser-Agent: ssibake-tests\r\nConnection: close\r\n\r\n"
         );
         s.write_all(req.as_bytes())
             .map_err(|e| format!("send request: {e}"))?;
@@ -248,7 +280,7 @@ impl Apache {
             .position(|w| w == b"\r\n\r\n")
             .ok_or_else(|| format!("malformed HTTP response ({} bytes)", raw.len()))?;
         let headers = String::from_utf8_lossy(&raw[..split]).into_owned();
-        let body = raw[split + 4..].to_vec();
+        let mut body = raw[split + 4..].to_vec();
         let status = headers
             .split_whitespace()
             .nth(1)
@@ -258,7 +290,10 @@ impl Apache {
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked")
         {
-            return Err("unexpected chunked response to an HTTP/1.0 request".into());
+            if protocol == "HTTP/1.0" {
+                return Err("unexpected chunked response to an HTTP/1.0 request".into());
+            }
+            body = dechunk(&body)?;
         }
         Ok(Response {
             status,
@@ -326,6 +361,30 @@ impl Drop for Apache {
     }
 }
 
+/// Decodes a `Transfer-Encoding: chunked` body (no trailers expected).
+fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("chunked body: no chunk-size line")?;
+        let line = String::from_utf8_lossy(&raw[..eol]);
+        let hex = line.split(';').next().unwrap_or("").trim();
+        let n = usize::from_str_radix(hex, 16)
+            .map_err(|_| format!("chunked body: bad chunk size {hex:?}"))?;
+        raw = &raw[eol + 2..];
+        if n == 0 {
+            return Ok(out);
+        }
+        if raw.len() < n + 2 {
+            return Err("chunked body: truncated chunk".into());
+        }
+        out.extend_from_slice(&raw[..n]);
+        raw = &raw[n + 2..];
+    }
+}
+
 fn signal(target: &str, sig: &str) {
     // The shell's builtin `kill` exists everywhere; `--` lets a negative pid name a group.
     let _ = Command::new("sh")
@@ -380,12 +439,19 @@ fn config(dir: &Path, port: u16, vhosts: &[VHost]) -> String {
         let _ = writeln!(c, "    DocumentRoot \"{root}\"");
         let _ = writeln!(c, "    <Directory \"{root}\">");
         let _ = writeln!(c, "        Options +IncludesNOEXEC");
-        // A site's own .htaccess files count, as ssibake reads them.
-        let _ = writeln!(c, "        AllowOverride All");
-        // Debian's dir.conf, which ssibake assumes by default.
+        // A site's own .htaccess files count, as ssibake reads them; Debian's
+        // dir.conf DirectoryIndex is what ssibake assumes by default.
         let _ = writeln!(
             c,
-            "        DirectoryIndex index.html index.cgi index.pl index.php index.xhtml index.htm"
+            "        AllowOverride {}",
+            v.allow_override.as_deref().unwrap_or("All")
+        );
+        let _ = writeln!(
+            c,
+            "        DirectoryIndex {}",
+            v.directory_index
+                .as_deref()
+                .unwrap_or("index.html index.cgi index.pl index.php index.xhtml index.htm")
         );
         let _ = writeln!(c, "        Require all granted");
         let _ = writeln!(c, "        AddType text/html .shtml");
@@ -393,9 +459,15 @@ fn config(dir: &Path, port: u16, vhosts: &[VHost]) -> String {
         if v.legacy_expr {
             let _ = writeln!(c, "        SSILegacyExprParser on");
         }
+        for line in &v.extra {
+            let _ = writeln!(c, "        {line}");
+        }
         let _ = writeln!(c, "    </Directory>");
         for (k, val) in &v.defines {
             let _ = writeln!(c, "    SetEnv {k} {}", quote_conf(val));
+        }
+        for line in &v.vhost_extra {
+            let _ = writeln!(c, "    {line}");
         }
         let _ = writeln!(c, "</VirtualHost>");
     }
