@@ -549,12 +549,11 @@ impl DirConfig {
             }
         }
         // mod_include.c:include_fixup
-        if let Some((h, src)) = handler.clone().filter(|(h, _)| h == b"server-parsed") {
+        if let Some((_, src)) = handler.clone().filter(|(h, _)| h == b"server-parsed") {
             if content_type.as_ref().map_or(true, |(t, _)| t.is_empty()) {
                 content_type = Some((b"text/html".to_vec(), src.clone()));
             }
             filters.push(src.clone());
-            let _ = h;
             handler = Some((b"default-handler".to_vec(), src));
         } else if settings.xbithack.0 != XBitHack::Off
             && mode & 0o100 != 0
