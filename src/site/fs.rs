@@ -26,6 +26,14 @@ pub trait FileSystem: Send + Sync {
     /// The whole content of the file at `path`.
     fn read(&self, path: &SitePath) -> io::Result<Vec<u8>>;
 
+    /// The permission bits (`st_mode & 0o7777`) of the file at `path`, for XBitHack.
+    /// A trait method with a default rather than a `Metadata` field, so that code
+    /// building `Metadata` by hand keeps compiling: back ends that know no modes
+    /// answer `0o644` (not executable).
+    fn mode(&self, path: &SitePath) -> io::Result<u32> {
+        self.metadata(path).map(|_| 0o644)
+    }
+
     /// Every file under the root, sorted, except version-control directories
     /// (`.git`, `.hg`, `.svn`), ssibake's own staging directories and the
     /// directories in `skip`.
@@ -105,6 +113,23 @@ impl FileSystem for DiskFs {
         std::fs::read(self.confine(path)?)
     }
 
+    fn mode(&self, path: &SitePath) -> io::Result<u32> {
+        let meta = std::fs::metadata(self.confine(path)?)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            Ok(meta.permissions().mode() & 0o7777)
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(if meta.permissions().readonly() {
+                0o444
+            } else {
+                0o644
+            })
+        }
+    }
+
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
         let mut out = Vec::new();
         let walker = walkdir::WalkDir::new(&self.root)
@@ -149,6 +174,7 @@ impl FileSystem for DiskFs {
 #[derive(Clone, Debug, Default)]
 pub struct MemoryFs {
     files: BTreeMap<Vec<u8>, (Vec<u8>, i64)>,
+    modes: BTreeMap<Vec<u8>, u32>,
 }
 
 impl MemoryFs {
@@ -162,6 +188,14 @@ impl MemoryFs {
     pub fn insert(&mut self, path: &str, content: impl Into<Vec<u8>>, mtime: i64) -> &mut Self {
         let key = path.trim_start_matches('/').as_bytes().to_vec();
         self.files.insert(key, (content.into(), mtime));
+        self
+    }
+
+    /// Sets the permission bits of the file at `path` (every file is `0o644` until
+    /// then), as XBitHack reads them.
+    pub fn set_mode(&mut self, path: &str, mode: u32) -> &mut Self {
+        let key = path.trim_start_matches('/').as_bytes().to_vec();
+        self.modes.insert(key, mode & 0o7777);
         self
     }
 
@@ -208,6 +242,12 @@ impl FileSystem for MemoryFs {
             .ok_or_else(not_found)
     }
 
+    fn mode(&self, path: &SitePath) -> io::Result<u32> {
+        let meta = self.metadata(path)?;
+        let default = if meta.is_dir { 0o755 } else { 0o644 };
+        Ok(self.modes.get(path.as_bytes()).copied().unwrap_or(default))
+    }
+
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
         Ok(self
             .files
@@ -247,6 +287,31 @@ mod tests {
         assert!(fs.metadata(&dir).unwrap().is_dir);
         let none = SitePath::from_relative(b"cs").unwrap();
         assert!(fs.metadata(&none).is_err());
+    }
+
+    #[test]
+    fn modes_default_to_0644_and_can_be_set() {
+        let mut fs = MemoryFs::new();
+        fs.insert("a.html", "", 0).insert("b.html", "", 0);
+        fs.set_mode("b.html", 0o100744);
+        let a = SitePath::from_relative(b"a.html").unwrap();
+        let b = SitePath::from_relative(b"b.html").unwrap();
+        assert_eq!(fs.mode(&a).unwrap(), 0o644);
+        assert_eq!(fs.mode(&b).unwrap(), 0o744);
+        assert!(fs.mode(&SitePath::from_relative(b"c").unwrap()).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn disk_fs_reports_the_real_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("x.html");
+        std::fs::write(&file, "x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o754)).unwrap();
+        let fs = DiskFs::new(root.path()).unwrap();
+        let x = SitePath::from_relative(b"x.html").unwrap();
+        assert_eq!(fs.mode(&x).unwrap(), 0o754);
     }
 
     #[cfg(unix)]

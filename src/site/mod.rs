@@ -10,10 +10,13 @@
 //! - [`fs`]: the [`FileSystem`](fs::FileSystem) trait, the disk (symlinks confined to the
 //!   root) and memory;
 //! - [`mime`]: content types as mod_mime assigns them (`include`'s `text/*` check);
+//! - [`config`]: the per-directory Apache configuration (server config, `.htaccess`,
+//!   `<Files>`): which files are parsed, their types, the SSI settings, with provenance;
 //! - [`cache`]: each file stat'ed and read once per run, shared by every thread;
 //! - [`version`] and [`git`]: which time a file has (`fs`, `git`, `epoch`).
 
 pub(crate) mod cache;
+pub(crate) mod config;
 pub(crate) mod fs;
 pub(crate) mod git;
 pub(crate) mod mime;
