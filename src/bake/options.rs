@@ -20,7 +20,7 @@ pub struct BakeOptions {
 impl Default for BakeOptions {
     fn default() -> Self {
         BakeOptions {
-            pages: vec!["**/*.shtml".into()],
+            pages: Vec::new(),
             exclude: Vec::new(),
             page_ext: Some("html".into()),
             build_id: None,
@@ -49,7 +49,11 @@ impl std::fmt::Debug for BakeOptions {
 }
 
 impl BakeOptions {
-    /// Globs (root-relative) selecting the pages to bake; default `**/*.shtml`.
+    /// Globs (root-relative) selecting the pages to bake. By default (no globs) the
+    /// site's Apache configuration decides, file by file, as Apache would: every file
+    /// the INCLUDES filter would parse (`.shtml` by default; what the `.htaccess`
+    /// files and `--apache-conf` add or take away: `AddOutputFilter INCLUDES .html`,
+    /// XBitHack, `Options -Includes` ...).
     pub fn with_pages<I: IntoIterator<Item = S>, S: Into<String>>(mut self, globs: I) -> Self {
         self.pages = globs.into_iter().map(Into::into).collect();
         self

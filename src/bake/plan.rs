@@ -22,7 +22,9 @@ impl Baker {
         opts: &BakeOptions,
         skip: &[SitePath],
     ) -> Result<Vec<Item>, BakeError> {
-        let pages = globset(&opts.pages)?;
+        let pages = (!opts.pages.is_empty())
+            .then(|| globset(&opts.pages))
+            .transpose()?;
         let exclude = globset(&opts.exclude)?;
         let files = self
             .fs
@@ -34,10 +36,27 @@ impl Baker {
             if exclude.is_match(&text) || text == "ssibake.toml" {
                 continue;
             }
-            if pages.is_match(&text) {
+            let is_page = match &pages {
+                Some(globs) => globs.is_match(&text),
+                None => self
+                    .settings
+                    .config
+                    .file(&*self.fs, &path)
+                    .map_err(|e| BakeError::Other(Error::Config(e.to_string())))?
+                    .is_parsed(),
+            };
+            if is_page {
+                // The configuration may parse `a.shtml.html` or an XBitHack `.html`:
+                // only a `.shtml` name takes the page extension.
+                let renamed = pages.is_some()
+                    || path
+                        .file_name()
+                        .rsplit(|&b| b == b'.')
+                        .next()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(b"shtml"));
                 let output = match &opts.page_ext {
-                    Some(ext) => with_extension(&path, ext),
-                    None => path.clone(),
+                    Some(ext) if renamed => with_extension(&path, ext),
+                    _ => path.clone(),
                 };
                 items.push(Item::Page {
                     input: path,

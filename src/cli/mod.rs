@@ -141,6 +141,19 @@ pub struct Args {
     #[arg(long)]
     legacy_expr: bool,
 
+    /// Read the server's settings for the site from this Apache configuration file
+    /// (a server or virtual-host snippet: <Directory> blocks mapped onto the root,
+    /// AllowOverride, DirectoryIndex, AddOutputFilter, SSI*, ServerName,
+    /// ServerAdmin). The site's .htaccess files are read in any case.
+    #[arg(long, value_name = "FILE")]
+    apache_conf: Option<PathBuf>,
+
+    /// Print the Apache settings in force for each FILE (is it parsed, its type,
+    /// SSI options, DirectoryIndex, time format, ...) and where each comes from,
+    /// then exit.
+    #[arg(long)]
+    explain: bool,
+
     /// The host name pages are served as: SERVER_NAME (ServerName).
     #[arg(long, value_name = "NAME")]
     server_name: Option<String>,
@@ -451,10 +464,29 @@ fn run(args: Args) -> Exit {
     if let Some(exts) = template_exts {
         builder = builder.template_extensions(exts);
     }
+    if let Some(conf) = &args.apache_conf {
+        match std::fs::read(conf) {
+            Ok(text) => builder = builder.apache_conf(text, conf.display().to_string()),
+            Err(e) => return usage(format!("cannot read `{}`: {e}", conf.display())),
+        }
+    }
     let baker = match builder.build() {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
+    if args.explain {
+        if args.files.is_empty() {
+            return usage("--explain needs the FILEs to explain");
+        }
+        for file in &args.files {
+            let explained = baker.page_path(file).and_then(|page| baker.explain(&page));
+            match explained {
+                Ok(text) => print!("{text}"),
+                Err(e) => return usage(e),
+            }
+        }
+        return Exit::Success.into();
+    }
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,

@@ -11,6 +11,7 @@ use crate::engine::errors::{Error, TemplateErrors};
 use crate::engine::eval::{OnError, Rendering, Server, Settings};
 use crate::engine::templates::{Cache, Parsed};
 use crate::format::timefmt::Zone;
+use crate::site::config::{Override, SiteConfig};
 use crate::site::fs::{DiskFs, FileSystem, Metadata};
 use crate::site::resolve::SitePath;
 use crate::site::version::{MtimeFrom, Versions};
@@ -43,6 +44,7 @@ pub struct BakerBuilder {
     strict_git: bool,
     directory_index: Option<Vec<Vec<u8>>>,
     server: Server,
+    apache_conf: Option<(Vec<u8>, String)>,
 }
 
 impl BakerBuilder {
@@ -138,6 +140,15 @@ impl BakerBuilder {
         self
     }
 
+    /// Reads the server's configuration for the site from an Apache configuration
+    /// snippet (a server or virtual-host file: `<Directory>` blocks are mapped onto
+    /// the root, `ServerName`, `ServerAdmin`, `AllowOverride`, `DocumentRoot`), on
+    /// top of ssibake's Debian-like defaults. `name` is how messages call it.
+    pub fn apache_conf(mut self, text: impl Into<Vec<u8>>, name: impl Into<String>) -> Self {
+        self.apache_conf = Some((text.into(), name.into()));
+        self
+    }
+
     /// `DirectoryIndex`: the files that answer a directory's URL
     /// (`virtual="/docs/"`), the first that exists wins. Default: Debian's list,
     /// `index.html index.cgi index.pl index.php index.xhtml index.htm`.
@@ -193,6 +204,30 @@ impl BakerBuilder {
                 path: root.display().to_string(),
                 source: io::Error::other(e),
             })?;
+        let mut config = match &self.apache_conf {
+            None => SiteConfig::debian_defaults(),
+            Some((text, name)) => {
+                let doc_root = disk_root.clone().unwrap_or_else(|| PathBuf::from("/"));
+                SiteConfig::from_apache_conf(text, name, &doc_root)
+                    .map_err(|e| Error::Config(e.to_string()))?
+            }
+        };
+        for ext in self.template_exts.iter().flatten() {
+            config.add_includes_extension(ext, "--template-ext");
+        }
+        if self.legacy_expr {
+            config.set_override(Override::LegacyExpr(true), "--legacy-expr");
+        }
+        if let Some(names) = self.directory_index {
+            config.set_override(Override::DirectoryIndex(names), "directory_index");
+        }
+        let mut server = self.server;
+        if server.name.is_none() {
+            server.name = config.server_name().map(<[u8]>::to_vec);
+        }
+        if server.admin.is_none() {
+            server.admin = config.server_admin().map(<[u8]>::to_vec);
+        }
         let now = self.now.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -203,19 +238,11 @@ impl BakerBuilder {
                 on_error: self.on_error,
                 legacy_expr: self.legacy_expr,
                 defines: self.defines,
-                template_exts: self
-                    .template_exts
-                    .unwrap_or_else(|| vec![b"shtml".to_vec()]),
+                config: Arc::new(config),
                 zone: self.zone.unwrap_or_else(Zone::utc),
                 now,
                 apache_only: self.apache_only,
-                server: self.server,
-                directory_index: self.directory_index.unwrap_or_else(|| {
-                    crate::site::urlmap::DEBIAN_DIRECTORY_INDEX
-                        .iter()
-                        .map(|n| n.to_vec())
-                        .collect()
-                }),
+                server,
             },
             fs,
             root,
@@ -262,7 +289,7 @@ impl Baker {
     /// A cache for one run.
     pub(crate) fn cache(&self) -> Cache {
         Cache::new(
-            self.settings.legacy_expr,
+            self.settings.config.clone(),
             self.settings.apache_only,
             self.versions.clone(),
         )
@@ -282,6 +309,18 @@ impl Baker {
             .strip_prefix(root)
             .map_err(|_| Error::OutsideRoot(file.display().to_string()))?;
         Ok(rel.to_string_lossy().into_owned())
+    }
+
+    /// The Apache settings in force for the file at `page` (relative to the root) and
+    /// where each comes from: ssibake's defaults, `--apache-conf`, a `.htaccess` line
+    /// or a flag. A readable table, as `ssibake --explain` prints it.
+    pub fn explain(&self, page: &str) -> Result<String, Error> {
+        let path = SitePath::from_relative(page.as_bytes())
+            .map_err(|_| Error::OutsideRoot(page.to_string()))?;
+        self.settings
+            .config
+            .explain(&*self.fs, &path)
+            .map_err(|e| Error::Config(e.to_string()))
     }
 
     /// Renders the page at `page` (relative to the root, `/`-separated).

@@ -59,6 +59,9 @@ pub enum Code {
     /// A page that needs more than ssibake allows (a million directives, 256 MiB
     /// of output, a 16 MiB variable), in every error mode.
     Limit,
+    /// A `.htaccess` or `--apache-conf` line ssibake cannot read, or one Apache
+    /// refuses in that place (it answers 500 for the whole directory).
+    Config,
 }
 
 impl Code {
@@ -85,11 +88,12 @@ impl Code {
             Code::UndefinedVariable => "undefined-variable",
             Code::NotInGit => "not-in-git",
             Code::Limit => "limit",
+            Code::Config => "config",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::Syntax,
         Code::UnknownDirective,
         Code::UnknownAttribute,
@@ -110,6 +114,7 @@ impl Code {
         Code::UndefinedVariable,
         Code::NotInGit,
         Code::Limit,
+        Code::Config,
     ];
 }
 

@@ -20,6 +20,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The site's Apache configuration (`--apache-conf`) cannot be used.
+    #[error("{0}")]
+    Config(String),
     /// A page path outside the document root.
     #[error("`{0}` is outside the document root")]
     OutsideRoot(String),

@@ -25,8 +25,8 @@ use crate::format::encoding;
 use crate::format::sizefmt;
 use crate::format::timefmt::{ht_time, Zone, DEFAULT_TIMEFMT};
 use crate::site::cache::IoFailure;
+use crate::site::config::{ConfigError, Includes, SiteConfig};
 use crate::site::fs::{FileSystem, Metadata};
-use crate::site::mime;
 use crate::site::resolve::{PathError, SitePath};
 use crate::site::urlmap::{self, Kind, MapError, Mapped, Request};
 
@@ -53,15 +53,14 @@ pub(crate) struct Settings {
     pub(crate) on_error: OnError,
     pub(crate) legacy_expr: bool,
     pub(crate) defines: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Extensions (lower-case, without the dot) of files evaluated when included.
-    pub(crate) template_exts: Vec<Vec<u8>>,
+    /// The site's Apache configuration: which files are parsed, their types, the
+    /// SSI settings of each directory (`.htaccess`, `--apache-conf`, defaults).
+    pub(crate) config: Arc<SiteConfig>,
     pub(crate) zone: Zone,
     /// The "request time" for `DATE_LOCAL`/`DATE_GMT`.
     pub(crate) now: i64,
     /// Refuse ssibake's extensions (`#fhash`, `#frev`, `config hashlen`).
     pub(crate) apache_only: bool,
-    /// `DirectoryIndex`: the files that answer a directory's URL, first found wins.
-    pub(crate) directory_index: Vec<Vec<u8>>,
     /// What the server's configuration says of itself.
     pub(crate) server: Server,
 }
@@ -75,13 +74,6 @@ pub(crate) struct Server {
     pub(crate) admin: Option<Vec<u8>>,
     /// `Some(true)` for https.
     pub(crate) https: Option<bool>,
-}
-
-impl Settings {
-    pub(crate) fn is_template(&self, path: &SitePath) -> bool {
-        path.extension()
-            .is_some_and(|e| self.template_exts.iter().any(|t| t.eq_ignore_ascii_case(e)))
-    }
 }
 
 /// The result of rendering one page.
@@ -139,6 +131,10 @@ struct Doc {
     query: Vec<u8>,
     /// The document's modification time (`r->mtime`).
     mtime: i64,
+    /// `#if` in the legacy syntax (`SSILegacyExprParser` of the document's directory).
+    legacy_expr: bool,
+    /// What `Options` of the document's directory allows.
+    includes: Includes,
     depth: usize,
     printing: bool,
     cond_true: bool,
@@ -294,9 +290,10 @@ impl Vars for DocVars<'_> {
             expr::Lookup::File => urlmap::parse_file(arg, h.path),
         };
         let Ok(req) = req else { return Some(false) };
-        let index = self.settings.directory_index.clone();
         let (fs, cache) = (h.fs, h.cache);
-        let mapped = urlmap::map(&req, &|_| index.clone(), &mut |p| cache.metadata(fs, p));
+        let config = &self.settings.config;
+        let index = |d: &SitePath| directory_index(config, fs, d);
+        let mapped = urlmap::map(&req, &index, &mut |p| cache.metadata(fs, p));
         Some(match (op, mapped) {
             (expr::Lookup::Url, Ok(_) | Err(MapError::NotFound(_) | MapError::Directory(_))) => {
                 true
@@ -408,6 +405,10 @@ impl<'s> Rendering<'s> {
             }
         }
         self.stack.push(path.clone());
+        // Each document takes the SSI settings of its own directory (measured on
+        // Apache 2.4.71: an include from another directory uses that directory's
+        // SSIErrorMsg, SSITimeFormat, SSIUndefinedEcho and SSILegacyExprParser).
+        let dir = self.settings.config.dir(self.fs, &path.parent()).ok();
         let mut doc = Doc {
             path,
             url,
@@ -419,12 +420,29 @@ impl<'s> Rendering<'s> {
             nesting: 0,
             errored: false,
             lex_error: false,
-            timefmt: DEFAULT_TIMEFMT.to_vec(),
+            timefmt: dir
+                .as_ref()
+                .and_then(|d| d.timefmt())
+                .unwrap_or(DEFAULT_TIMEFMT)
+                .to_vec(),
             size_in_bytes: false,
             hashlen: DEFAULT_HASHLEN,
-            errmsg: DEFAULT_ERRMSG.to_vec(),
-            echomsg: DEFAULT_ECHOMSG.to_vec(),
-            echomsg_configured: false,
+            errmsg: dir
+                .as_ref()
+                .and_then(|d| d.errmsg())
+                .unwrap_or(DEFAULT_ERRMSG)
+                .to_vec(),
+            echomsg: dir
+                .as_ref()
+                .and_then(|d| d.echomsg())
+                .unwrap_or(DEFAULT_ECHOMSG)
+                .to_vec(),
+            // SSIUndefinedEcho is the site's choice of what an undefined echo prints.
+            echomsg_configured: dir.as_ref().is_some_and(|d| d.echomsg().is_some()),
+            legacy_expr: dir
+                .as_ref()
+                .map_or(self.settings.legacy_expr, |d| d.legacy_expr()),
+            includes: dir.as_ref().map_or(Includes::NoExec, |d| d.includes()),
             refs: Backrefs::default(),
             open_ifs: Vec::new(),
         };
@@ -1050,9 +1068,10 @@ impl<'s> Rendering<'s> {
         } else {
             urlmap::parse_virtual(value, doc.url.as_deref())?
         };
-        let index = self.settings.directory_index.clone();
+        let (config, fs) = (self.settings.config.clone(), self.fs);
+        let index = |d: &SitePath| directory_index(&config, fs, d);
         let mut depth_failure = None;
-        let mapped = urlmap::map(&req, &|_| index.clone(), &mut |p| {
+        let mapped = urlmap::map(&req, &index, &mut |p| {
             if doc.depth >= MAX_DEPTH {
                 depth_failure = Some(());
                 return Err(IoFailure {
@@ -1167,7 +1186,13 @@ impl<'s> Rendering<'s> {
         mapped: Mapped,
     ) -> Result<(), Failure> {
         let path = mapped.path;
-        if !mapped.path_info.is_empty() {
+        let accept_path_info = self
+            .settings
+            .config
+            .dir(self.fs, &path.parent())
+            .ok()
+            .and_then(|d| d.accept_path_info());
+        if !mapped.path_info.is_empty() && accept_path_info != Some(true) {
             // core's default_handler refuses path info (AcceptPathInfo default): 404.
             return Err(Failure {
                 code: Code::NotFound,
@@ -1189,8 +1214,7 @@ impl<'s> Rendering<'s> {
                 ),
                 help: Some(format!(
                     "add one of its DirectoryIndex files ({})",
-                    self.settings
-                        .directory_index
+                    directory_index(&self.settings.config, self.fs, &path)
                         .iter()
                         .map(|n| text(n))
                         .collect::<Vec<_>>()
@@ -1212,7 +1236,20 @@ impl<'s> Rendering<'s> {
                 help: Some("Apache would repeat the page until its nesting limit of 10".into()),
             });
         }
-        if mime::is_refused(path.extension()) {
+        let info = if mapped.meta.is_dir {
+            None
+        } else {
+            Some(
+                self.settings
+                    .config
+                    .file(self.fs, &path)
+                    .map_err(|e| config_failure(&e))?,
+            )
+        };
+        let info = info.expect("directories are refused above");
+        // The text/* test of IncludesNOEXEC, skipped under `Options +Includes` of the
+        // including document's directory.
+        if doc.includes != Includes::Exec && info.is_refused_include() {
             return Err(Failure {
                 code: Code::NotText,
                 message: format!(
@@ -1222,7 +1259,7 @@ impl<'s> Rendering<'s> {
                 help: None,
             });
         }
-        if self.settings.is_template(&path) {
+        if info.is_parsed() {
             let parsed = self
                 .cache
                 .parsed(self.fs, &path)
@@ -1388,7 +1425,7 @@ impl<'s> Rendering<'s> {
     fn condition(&mut self, doc: &mut Doc, arg: &Arg<'_>) -> Result<bool, ()> {
         let value = arg.value.as_ref().expect("checked by expr_arg");
         let source = c_string(&value.node);
-        let legacy = self.settings.legacy_expr;
+        let legacy = doc.legacy_expr;
         let refs = &mut doc.refs;
         let mut vars = DocVars {
             table: &mut self.vars,
@@ -1583,6 +1620,23 @@ fn has_unterminated_brace(value: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The `DirectoryIndex` in force in `dir` (none when its configuration fails).
+fn directory_index(config: &SiteConfig, fs: &dyn FileSystem, dir: &SitePath) -> Vec<Vec<u8>> {
+    config
+        .dir(fs, dir)
+        .map(|c| c.directory_index().to_vec())
+        .unwrap_or_default()
+}
+
+/// A configuration Apache refuses answers 500 for the whole directory.
+fn config_failure(e: &ConfigError) -> Failure {
+    Failure {
+        code: Code::Config,
+        message: format!("the site's configuration cannot be used: {e}"),
+        help: Some("Apache answers 500 for every file of that directory".into()),
+    }
 }
 
 /// The URL of a document included with `file=`: Apache (`ap_sub_req_lookup_file`)

@@ -7,6 +7,7 @@ use ssibake_grammar::Node;
 
 use crate::engine::lint::{self, Finding};
 use crate::site::cache::{FileCache, IoFailure, OnceMap};
+use crate::site::config::SiteConfig;
 use crate::site::fs::{FileSystem, Metadata};
 use crate::site::resolve::SitePath;
 use crate::site::version::Versions;
@@ -41,16 +42,20 @@ impl Parsed {
 
 /// What one run has read and parsed.
 pub(crate) struct Cache {
-    legacy_expr: bool,
+    config: Arc<SiteConfig>,
     apache_only: bool,
     files: FileCache,
     parsed: OnceMap<SitePath, Result<Arc<Parsed>, IoFailure>>,
 }
 
 impl Cache {
-    pub(crate) fn new(legacy_expr: bool, apache_only: bool, versions: Arc<Versions>) -> Cache {
+    pub(crate) fn new(
+        config: Arc<SiteConfig>,
+        apache_only: bool,
+        versions: Arc<Versions>,
+    ) -> Cache {
         Cache {
-            legacy_expr,
+            config,
             apache_only,
             files: FileCache::new(versions),
             parsed: OnceMap::new(),
@@ -94,7 +99,10 @@ impl Cache {
             let bytes = self.bytes(fs, path)?;
             Ok(Arc::new(Parsed::new(
                 bytes,
-                self.legacy_expr,
+                // The file's own directory decides its `#if` syntax.
+                self.config
+                    .dir(fs, &path.parent())
+                    .is_ok_and(|d| d.legacy_expr()),
                 self.apache_only,
             )))
         })
@@ -115,12 +123,18 @@ mod tests {
     }
 
     impl FileSystem for Counting {
+        // Only the page counts: the site's configuration looks for `.htaccess` files
+        // (once per directory, in its own cache).
         fn metadata(&self, path: &SitePath) -> io::Result<Metadata> {
-            self.stats.fetch_add(1, Ordering::SeqCst);
+            if path.as_bytes() == b"a.shtml" {
+                self.stats.fetch_add(1, Ordering::SeqCst);
+            }
             self.inner.metadata(path)
         }
         fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
-            self.reads.fetch_add(1, Ordering::SeqCst);
+            if path.as_bytes() == b"a.shtml" {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+            }
             self.inner.read(path)
         }
         fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
@@ -137,7 +151,11 @@ mod tests {
             reads: AtomicUsize::new(0),
             stats: AtomicUsize::new(0),
         };
-        let cache = Cache::new(false, false, Arc::new(Versions::fs()));
+        let cache = Cache::new(
+            Arc::new(SiteConfig::debian_defaults()),
+            false,
+            Arc::new(Versions::fs()),
+        );
         let path = SitePath::from_relative(b"a.shtml").unwrap();
         std::thread::scope(|s| {
             for _ in 0..8 {

@@ -25,10 +25,6 @@
 //! `<Location>`, `<DirectoryMatch>`, `<Limit>` …) are an error when they hold a
 //! directive ssibake models, and skipped otherwise.
 
-// The evaluator is wired to this model in a later change; until then only the
-// tests use most of it.
-#![allow(dead_code)]
-
 pub(crate) mod directives;
 pub(crate) mod model;
 pub(crate) mod parse;
@@ -732,11 +728,30 @@ impl SiteConfig {
         self.cache = OnceMap::new();
     }
 
+    /// `AddOutputFilter INCLUDES .ext` at server level, for `--template-ext`.
+    pub(crate) fn add_includes_extension(&mut self, ext: &[u8], flag: &str) {
+        self.server_section.mime_mut().set(
+            ext.trim_ascii_start().to_ascii_lowercase(),
+            Field::OutputFilter,
+            (b"includes".to_vec(), Source::Flag(Arc::from(flag))),
+        );
+        self.cache = OnceMap::new();
+    }
+
     /// The server's `DocumentRoot` from `--apache-conf`, if it has one.
     pub(crate) fn document_root(&self) -> Option<&[u8]> {
         self.shared
             .server
             .document_root
+            .as_ref()
+            .map(|(d, _)| &d[..])
+    }
+
+    /// The server's `ServerAdmin` from `--apache-conf`, if it has one.
+    pub(crate) fn server_admin(&self) -> Option<&[u8]> {
+        self.shared
+            .server
+            .server_admin
             .as_ref()
             .map(|(d, _)| &d[..])
     }
