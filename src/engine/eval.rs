@@ -293,7 +293,7 @@ impl Vars for DocVars<'_> {
         let (fs, cache) = (h.fs, h.cache);
         let config = &self.settings.config;
         let index = |d: &SitePath| directory_index(config, fs, d);
-        let mapped = urlmap::map(&req, &index, &mut |p| cache.metadata(fs, p));
+        let mapped = urlmap::map(&req, &index, true, &mut |p| cache.metadata(fs, p));
         Some(match (op, mapped) {
             (expr::Lookup::Url, Ok(_) | Err(MapError::NotFound(_) | MapError::Directory(_))) => {
                 true
@@ -1070,9 +1070,14 @@ impl<'s> Rendering<'s> {
         };
         let (config, fs) = (self.settings.config.clone(), self.fs);
         let index = |d: &SitePath| directory_index(&config, fs, d);
+        // Measured on Apache 2.4.71 with a page that includes itself: at the deepest
+        // level where a lookup still succeeds, a directory's index (mod_dir's own
+        // sub-request, one level deeper) already fails.
+        let limit = MAX_DEPTH;
         let mut depth_failure = None;
-        let mapped = urlmap::map(&req, &index, &mut |p| {
-            if doc.depth >= MAX_DEPTH {
+        let index_allowed = doc.depth + 1 < MAX_DEPTH;
+        let mapped = urlmap::map(&req, &index, index_allowed, &mut |p| {
+            if doc.depth >= limit {
                 depth_failure = Some(());
                 return Err(IoFailure {
                     kind: io::ErrorKind::Other,
@@ -1117,6 +1122,10 @@ impl<'s> Rendering<'s> {
                 }),
             }),
             Err(MapError::Io(p, e)) => Err(io_failure(&p, &e)),
+            Err(MapError::TooDeep) => Err(Failure::new(
+                Code::IncludeDepth,
+                format!("includes are nested more than {MAX_DEPTH} levels deep (Apache's limit)"),
+            )),
         }
     }
 

@@ -132,19 +132,39 @@ impl FileSystem for DiskFs {
 
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
         let mut out = Vec::new();
+        // Symlinked directories are followed, as Apache follows them (FollowSymLinks):
+        // their pages are pages at the link's URL. One that leads out of the root is
+        // not entered, and a loop is not followed round.
+        let root = self.root.clone();
         let walker = walkdir::WalkDir::new(&self.root)
-            .follow_links(false)
+            .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| {
+            .filter_entry(move |e| {
                 if e.depth() == 0 {
                     return true;
                 }
                 let name = e.file_name().as_encoded_bytes();
-                !(e.file_type().is_dir() && is_ignored_dir(name))
+                if e.file_type().is_dir() && is_ignored_dir(name) {
+                    return false;
+                }
+                !(e.path_is_symlink()
+                    && e.file_type().is_dir()
+                    && !e.path().canonicalize().is_ok_and(|c| c.starts_with(&root)))
             });
         for entry in walker {
-            let entry = entry.map_err(io::Error::other)?;
+            let entry = match entry {
+                Ok(e) => e,
+                // A loop, or a symlink to nothing: nothing to bake there.
+                Err(e) if e.loop_ancestor().is_some() => continue,
+                Err(e)
+                    if e.io_error()
+                        .is_some_and(|io| io.kind() == io::ErrorKind::NotFound) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(io::Error::other(e)),
+            };
             if entry.depth() == 0 {
                 continue;
             }

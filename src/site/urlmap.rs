@@ -84,6 +84,9 @@ pub(crate) enum MapError {
     Directory(SitePath),
     /// The file system refused (a symlink out of the root, permissions, ...).
     Io(SitePath, IoFailure),
+    /// The directory's index would be looked up one nesting level deeper than
+    /// Apache allows (mod_dir's own sub-request).
+    TooDeep,
 }
 
 impl From<PathError> for MapError {
@@ -162,9 +165,13 @@ fn missing(e: &IoFailure) -> bool {
 
 /// Maps a parsed request onto the site: `stat` gives a path's metadata (through the
 /// run's cache), `directory_index` the `DirectoryIndex` names in force in a directory.
+///
+/// `index_allowed` is false where mod_dir's sub-request for the index would exceed
+/// Apache's nesting limit.
 pub(crate) fn map(
     req: &Request,
     directory_index: &dyn Fn(&SitePath) -> Vec<Vec<u8>>,
+    index_allowed: bool,
     stat: &mut dyn FnMut(&SitePath) -> Result<Metadata, IoFailure>,
 ) -> Result<Mapped, MapError> {
     let (path, meta, path_info) = match stat(&req.path) {
@@ -189,6 +196,9 @@ pub(crate) fn map(
     }
     if req.kind == Kind::File || !req.trailing_slash {
         return Err(MapError::Directory(path));
+    }
+    if !index_allowed {
+        return Err(MapError::TooDeep);
     }
     for name in directory_index(&path) {
         let candidate = SitePath::from_relative(&[path.as_bytes(), b"/", &name].concat())
@@ -317,7 +327,7 @@ mod tests {
                 unversioned: false,
             })
         };
-        match map(&req, &index, &mut stat) {
+        match map(&req, &index, true, &mut stat) {
             Ok(m) => format!(
                 "{}{}{}",
                 m.path.display(),
