@@ -637,6 +637,20 @@ fn encode_path(p: &str) -> String {
     s
 }
 
+/// The page's URL as a browser requests it (the WHATWG path percent-encode set, and
+/// `%`), so REQUEST_URI is what a visitor's request gives.
+fn browser_path(p: &str) -> String {
+    let mut s = String::new();
+    for b in p.bytes() {
+        if b <= b' ' || b >= 0x7f || b"\"#<>?`{}%".contains(&b) {
+            let _ = write!(s, "%{b:02X}");
+        } else {
+            s.push(b as char);
+        }
+    }
+    s
+}
+
 const VIRTUAL_SPECIALS: &[&str] = &[
     ".",
     "",
@@ -1312,7 +1326,7 @@ fn apache_tree_fuzz() {
             let mut tree_printed = false;
             for rel in servable(root) {
                 let src = fs::read(root.join(&rel)).unwrap();
-                let url = format!("/{}", encode_path(&rel));
+                let url = format!("/{}", browser_path(&rel));
                 let log_at = apache.error_log_len();
                 let resp = apache
                     .get_http11(&host, &url)

@@ -344,7 +344,7 @@ impl<'s> Rendering<'s> {
         // HTTP_*) is never defined; what the server's configuration says only when
         // the settings give it.
         let url = path.url();
-        let request_uri = encoding::escape_uri(&url);
+        let request_uri = encoding::request_uri(&url);
         let server = &settings.server;
         if let Some(name) = &server.name {
             r.vars.set(b"SERVER_NAME", name.clone());
@@ -408,7 +408,17 @@ impl<'s> Rendering<'s> {
         // Each document takes the SSI settings of its own directory (measured on
         // Apache 2.4.71: an include from another directory uses that directory's
         // SSIErrorMsg, SSITimeFormat, SSIUndefinedEcho and SSILegacyExprParser).
-        let dir = self.settings.config.dir(self.fs, &path.parent()).ok();
+        // `<Files>` sections apply too: the settings are the file's own.
+        let config = &self.settings.config;
+        let dir = config
+            .file(self.fs, &path)
+            .map(|i| i.settings)
+            .or_else(|_| {
+                config
+                    .dir(self.fs, &path.parent())
+                    .map(|d| d.settings().clone())
+            })
+            .ok();
         let mut doc = Doc {
             path,
             url,

@@ -265,6 +265,23 @@ pub fn escape_uri(value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The request URI a browser sends for a path: the WHATWG URL standard's path
+/// percent-encode set (controls, space, `"#<>?` `` ` `` `{}`, and every byte past
+/// ASCII) plus `%` itself, in uppercase hex. Used for `REQUEST_URI`, whose value
+/// Apache copies from the request line.
+pub fn request_uri(path: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(path.len());
+    for &c in path {
+        if c <= b' ' || c >= 0x7f || b"\"#<>?`{}%".contains(&c) {
+            out.extend_from_slice(&[b'%', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `ap_escape_urlencoded` (the `urlencoded` encoding): keeps ASCII letters, digits and
 /// `.-*_`, turns a space into `+`, and every other byte into lowercase `%xx`
 /// (`T_ESCAPE_URLENCODED`).
@@ -607,6 +624,14 @@ mod shell_tests {
         }
         assert_eq!(escaped, b"\n\"$&'()*;<>?[\\]^`{|}~");
         assert_eq!(escape_shell_cmd(b"ab\0cd"), b"ab");
+    }
+
+    #[test]
+    fn request_uris_are_what_a_browser_sends() {
+        assert_eq!(
+            request_uri(b"/\xc3\xbcn/a b(1)[x]%.shtml"),
+            b"/%C3%BCn/a%20b(1)[x]%25.shtml"
+        );
     }
 
     #[test]

@@ -211,8 +211,9 @@ impl Case {
     /// The URL path Apache serves the page under.
     pub fn url_path(&self) -> String {
         let mut s = String::from("/");
+        // As a browser sends it (the WHATWG path percent-encode set, and `%`).
         for b in self.page.bytes() {
-            if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            if !(b <= b' ' || b >= 0x7f || b"\"#<>?`{}%".contains(&b)) {
                 s.push(b as char);
             } else {
                 s.push_str(&format!("%{b:02X}"));
