@@ -45,6 +45,7 @@ let timer; // next poll
 let nap; // end of a "Later" snooze
 let announced; // build ID this tab last announced (event or notice)
 let box; // the notice element, while shown
+let back; // the element that had the focus before it moved into the notice
 let ownScript; // the <script> element this code came from (set by the wrapper)
 
 const now = () => Date.now();
@@ -191,8 +192,15 @@ function show() {
   // as announcements of content inserted together with the region are unreliable).
   box.setAttribute("role", "status");
   box.setAttribute("aria-live", "polite");
-  box.onkeydown = (e) => e.key == "Escape" && later();
+  // Only Escape is ours (it means Later); every other key does what it always does, so Tab and
+  // Shift+Tab move through the buttons and out again and Enter and Space press them.
+  box.onkeydown = (e) => {
+    if (e.key == "Escape") later();
+  };
+  // Where the focus was before it came into the notice: it goes back there when the notice
+  // goes away (relatedTarget is null when nothing had the focus).
   const b = box;
+  b.addEventListener("focusin", (e) => b.contains(e.relatedTarget) || (back = e.relatedTarget));
   doc.body.append(b);
   b.append(css);
   setTimeout(
@@ -208,8 +216,12 @@ function show() {
 }
 
 function hide() {
-  if (box) box.remove();
+  if (!box) return;
+  const inside = box.contains(doc.activeElement);
+  box.remove();
   box = 0;
+  if (inside && back && back.isConnected) back.focus();
+  back = 0;
 }
 
 // ---- API ------------------------------------------------------------------------------------

@@ -51,6 +51,21 @@ async function open(server, ...tabs) {
 }
 
 const visible = (page) => page.locator(NOTICE).isVisible();
+/** Where the focus is: in the notice or not, and the accessible name of the focused button. */
+const focused = (page) =>
+  page.evaluate((sel) => {
+    const el = document.activeElement;
+    const inNotice = !!el.closest(sel);
+    return inNotice ? { inNotice, name: el.getAttribute("aria-label") || el.textContent } : { inNotice };
+  }, NOTICE);
+/** Presses `key` until the focus has left the notice (a trap would keep it there). */
+async function tabOut(page, key) {
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press(key);
+    if (!(await focused(page)).inNotice) return;
+  }
+  assert.fail(`${key} x 8 did not leave the notice: a keyboard trap`);
+}
 const sameDocument = (page) => page.evaluate(() => window.__sameDocument === true);
 
 describe("one tab", { timeout: 60_000 }, () => {
@@ -127,15 +142,45 @@ describe("one tab", { timeout: 60_000 }, () => {
     assert.ok(await sameDocument(page), "Later does not reload");
   });
 
-  test("Escape in the notice means Later", async () => {
-    await page.getByRole("button", { name: "Reload" }).focus();
+  test("the keyboard: Tab goes through the buttons and out again, Space presses, Escape means Later, the focus goes back", async () => {
+    // Focus in the app, just before the notice in the tab order.
+    await page.locator("#search").focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Reload" });
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Later" });
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Skip this version" });
+    // Out of it again, and back in with Shift+Tab, and out the other way.
+    await tabOut(page, "Tab");
+    await page.keyboard.press("Shift+Tab");
+    assert.equal((await focused(page)).inNotice, true, "Shift+Tab comes back into the notice");
+    await tabOut(page, "Shift+Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search", "Shift+Tab leaves it for the app");
+    assert.ok(await visible(page), "moving the focus dismisses nothing");
+    // Space presses the focused button: Later, and the focus is back where it was.
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    assert.equal((await focused(page)).name, "Later");
+    await page.keyboard.press("Space");
+    await until(async () => !(await visible(page)), 1000, "Space on Later to hide the notice");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search", "the focus went back to the app");
+    // Escape means Later too.
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    await page.keyboard.press("Tab");
+    assert.equal((await focused(page)).name, "Reload");
     await page.keyboard.press("Escape");
     assert.equal(await visible(page), false);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search", "the focus went back after Escape");
     await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    assert.ok(await sameDocument(page), "the keyboard reloads nothing by itself");
   });
 
-  test("Skip this version silences that build, not the next", async () => {
-    await page.getByRole("button", { name: "Skip this version" }).click();
+  test("Skip this version (pressed with Enter) silences that build, not the next", async () => {
+    await page.locator("#search").focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Skip this version" });
+    await page.keyboard.press("Enter");
     assert.equal(await visible(page), false);
     // Longer than the snooze and two polls: still nothing.
     const n = server.polls("a").length;
@@ -149,10 +194,13 @@ describe("one tab", { timeout: 60_000 }, () => {
     assert.ok(await sameDocument(page));
   });
 
-  test("Reload loads the new build", async () => {
+  test("Reload (pressed with Enter) loads the new build", async () => {
     const latest = versionOf(server.root).buildId;
     assert.notEqual(await page.locator("#build").innerText(), latest);
-    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Reload" }).click()]);
+    await page.locator("#search").focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Reload" });
+    await Promise.all([page.waitForEvent("load"), page.keyboard.press("Enter")]);
     assert.equal(await sameDocument(page), false, "a new document");
     assert.equal(await page.locator("#build").innerText(), latest);
     assert.equal(await page.locator('meta[name="build-id"]').getAttribute("content"), latest);
