@@ -8,7 +8,7 @@
 // BroadcastChannel, or through the `storage` event where there is none):
 //   t  time of the last check by any tab (ms since the epoch)
 //   id build ID found by that check      at its builtAt
-//   e  consecutive failed checks (drives the exponential back-off)
+//   e  consecutive failed checks (widens the jitter, see schedule)
 //   s  "Later" pressed: do not ask before this time (ms)
 //   k  "Skip this version" pressed for this build ID
 
@@ -85,19 +85,22 @@ function heard(s) {
 
 // ---- polling --------------------------------------------------------------------------------
 
-// The interval after the last check, in ms: doubled after each failure, up to 16 times.
-const due = (s) => opt.interval * 1e3 * 2 ** Math.min(s.e || 0, 4);
+// The interval, in ms: the shortest time between two checks.
+const due = () => opt.interval * 1e3;
 
 // Plans the next poll: one interval after the last check by any tab (or after this page was
-// loaded), plus a random 0 to 10% so that tabs do not all wake up together. Hidden tabs plan
-// nothing: visibilitychange wakes them up.
+// loaded), plus a random 0 to 10% so that tabs do not all wake up together. After a failed
+// check the random part is 0 to 100%: the wait stays within twice the interval (a screen nobody
+// touches learns of a build soon after the server is back), and browsers that all failed
+// together (an outage) come back spread over a whole interval. Hidden tabs plan nothing:
+// visibilitychange wakes them up.
 function schedule() {
   clearTimeout(timer);
   if (!running || doc.hidden) return;
   const s = read();
   timer = setTimeout(
     check,
-    Math.max(s.t || 0, loadedAt) + due(s) * (1 + Math.random() * opt.jitter) - now(),
+    Math.max(s.t || 0, loadedAt) + due() * (1 + Math.random() * (s.e ? 1 : opt.jitter)) - now(),
   );
 }
 
@@ -112,7 +115,7 @@ function check(force) {
   const run = () => {
     const s = read();
     const age = now() - (s.t || 0);
-    if (force != 2 && !(force && s.e) && age < (force ? Math.min(due(s), 6e4) : due(s)))
+    if (force != 2 && !(force && s.e) && age < (force ? Math.min(due(), 6e4) : due()))
       return schedule();
     write({ t: now() }); // claim: the other tabs now wait for our answer
     return poll();

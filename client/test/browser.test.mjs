@@ -330,20 +330,57 @@ describe("errors", { timeout: 60_000 }, () => {
     server?.close();
   });
 
-  test("failed checks back off, and coming back online checks at once", async () => {
+  test("after failed checks the wait stays within twice the interval; an untouched tab learns of a build soon after the server is back", async () => {
+    // Records each build the page announces (ssibake:update), so the next test can tell them apart.
+    await page.evaluate(() => {
+      window.__announced = [];
+      addEventListener("ssibake:update", (e) => window.__announced.push(e.detail.latest));
+    });
     server.failing = 503;
-    // Interval × 2 after the first failure, × 4 after the second (plus 0-10% jitter each).
-    await until(() => server.polls("e").length >= 3, INTERVAL * (1 + 2 + 4) * 1.1 + 3000, "three failed polls");
-    const [a, b, c] = server.polls("e");
-    assert.deepEqual([a.status, b.status, c.status], [503, 503, 503]);
-    assert.ok(b.at - a.at >= 2 * INTERVAL - 50, `second poll ${b.at - a.at} ms after the first`);
-    assert.ok(c.at - b.at >= 4 * INTERVAL - 50, `third poll ${c.at - b.at} ms after the second`);
+    // Five failures in a row. The old doubling back-off (up to 16 x) would need 1+2+4+8+16
+    // intervals; within twice the interval each, this takes at most 10.
+    const n0 = server.polls("e").length;
+    await until(() => server.polls("e").length >= n0 + 5, 10 * INTERVAL + 5000, "five failed polls");
+    const failed = server.polls("e").slice(n0, n0 + 5);
+    assert.deepEqual(failed.map((p) => p.status), [503, 503, 503, 503, 503]);
+    const gaps = failed.slice(1).map((p, i) => p.at - failed[i].at);
+    for (const gap of gaps) {
+      // Timer-driven: a wait is interval x (1 + random 0..1) after a failure. The slack on the
+      // upper bound is for a loaded machine, and well below what a doubling back-off would take.
+      assert.ok(gap >= INTERVAL - 50, `failed polls ${gap} ms apart, less than the interval: ${gaps}`);
+      assert.ok(gap <= 2 * INTERVAL + 1000, `failed polls ${gap} ms apart, more than twice the interval: ${gaps}`);
+    }
     assert.equal(await visible(page), false, "a failure is not a new build");
-    // The network drops and comes back while a new build goes live: the client does not
-    // wait out its backed-off interval (now 8 × POLL) but checks as soon as it is online.
-    server.failing = 0;
+    // The server is back, with a new build. Nobody touches the page: no focus, visibility or
+    // online event cuts the wait short.
     change(app, "Second release.");
     server.root = bake(app);
+    const latest = versionOf(server.root).buildId;
+    server.failing = 0;
+    const backAt = Date.now();
+    const ok = await until(
+      () => server.polls("e").find((p) => p.at >= backAt && p.status !== 503),
+      2 * INTERVAL + 5000,
+      "a successful poll after the server came back",
+    );
+    const after = ok.at - backAt;
+    assert.ok(after <= 2 * INTERVAL + 1000, `the first check after the server came back was ${after} ms later`);
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: 3000 });
+    assert.deepEqual(await page.evaluate(() => window.__announced), [latest]);
+    assert.equal(await sameDocument(page), true, "never reloads by itself");
+  });
+
+  test("coming back online after a failed check checks at once", async () => {
+    change(app, "Third release.");
+    const out = bake(app);
+    const latest = versionOf(out).buildId;
+    server.failing = 503;
+    const n0 = server.polls("e").length;
+    await until(() => server.polls("e").length > n0, 2 * INTERVAL + 5000, "a failed poll");
+    // The network drops and comes back while a new build goes live: the client checks as soon
+    // as it is online, not when its timer is due (at least an interval after the failed poll).
+    server.root = out;
+    server.failing = 0;
     await context.setOffline(true);
     await sleep(200);
     const n = server.polls("e").length;
@@ -351,7 +388,8 @@ describe("errors", { timeout: 60_000 }, () => {
     await context.setOffline(false);
     await until(() => server.polls("e").length > n, 3000, "a check when back online");
     assert.ok(server.polls("e")[n].at - onlineAt < INTERVAL, "checked before an interval had passed");
-    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: 3000 });
+    await until(async () => (await page.evaluate(() => window.__announced)).includes(latest), 3000, "the third build announced");
+    assert.ok(await visible(page));
     assert.equal(await sameDocument(page), true, "never reloads by itself");
   });
 });
