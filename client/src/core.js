@@ -7,7 +7,8 @@
 // Shared state (one localStorage entry per version-file URL, mirrored to the other tabs over a
 // BroadcastChannel, or through the `storage` event where there is none):
 //   t  time of the last check by any tab (ms since the epoch)
-//   id build ID found by that check      at its builtAt
+//   id build ID found by the last successful check      at its builtAt
+//   a  when that check's request was sent
 //   e  consecutive failed checks (widens the jitter, see schedule)
 //   s  "Later" pressed: do not ask before this time (ms)
 //   k  "Skip this version" pressed for this build ID
@@ -30,8 +31,8 @@ const TEXTS = {
 
 const doc = document;
 const EVENT = "ssibake:update";
-// A page only trusts answers newer than itself: an answer a tab fetched before this page was
-// loaded may name the build this page already is, or an older one.
+// A page only trusts answers newer than itself: an answer to a request sent before this page
+// was loaded may name the build this page already is, or an older one.
 const loadedAt = Date.now();
 
 let opt; // effective options (see init)
@@ -44,13 +45,15 @@ let listening = false;
 let timer; // next poll
 let nap; // end of a "Later" snooze
 let announced; // build ID this tab last announced (event or notice)
+let live; // build ID this tab's own page was seen to be on the server (see verify)
+let tried; // the answer (its `a`) this tab last verified its page for
 let box; // the notice element, while shown
 let back; // the element that had the focus before it moved into the notice
 let ownScript; // the <script> element this code came from (set by the wrapper)
 
 const now = () => Date.now();
-const meta = (name) => {
-  const m = doc.querySelector(`meta[name="${name}"]`);
+const meta = (name, d = doc) => {
+  const m = d.querySelector(`meta[name="${name}"]`);
   return m && m.content;
 };
 
@@ -117,21 +120,22 @@ function check(force) {
     const age = now() - (s.t || 0);
     if (force != 2 && !(force && s.e) && age < (force ? Math.min(due(), 6e4) : due()))
       return schedule();
-    write({ t: now() }); // claim: the other tabs now wait for our answer
-    return poll();
+    const t = now();
+    write({ t }); // claim: the other tabs now wait for our answer
+    return poll(t);
   };
   return navigator.locks ? navigator.locks.request(key, run) : Promise.resolve(run());
 }
 
 // One conditional request: `cache: "no-cache"` revalidates the cached copy with its ETag, so an
 // unchanged version file costs a 304 and no body. No cache-busting query on purpose.
-async function poll() {
+async function poll(sent) {
   try {
     const r = await fetch(opt.url, { cache: "no-cache" });
     if (!r.ok) throw r.status;
     const v = await r.json();
     if (!v.buildId) throw v;
-    write({ t: now(), id: "" + v.buildId, at: v.builtAt, e: 0 });
+    write({ t: now(), id: "" + v.buildId, at: v.builtAt, e: 0, a: sent });
   } catch (err) {
     write({ t: now(), e: (state.e || 0) + 1 });
   }
@@ -140,7 +144,30 @@ async function poll() {
 
 // ---- the notice -----------------------------------------------------------------------------
 
-// Decides, from the shared state, whether this tab should ask; announces a build once.
+// Before asking, a tab makes sure that a reload would bring the new build: the version file
+// may be on the server before the pages are (an upload that copies files in any order, a CDN
+// whose edges update at different times). It requests its own page, conditionally (an
+// unchanged page costs a 304), and reads the page's build-id. Until that is the new build it
+// does not ask, and tries again with each new answer from the version file. A page without a
+// build-id <meta> (e.g. the app passed `current` to init) has nothing to compare, and counts.
+// Hidden tabs verify when they are shown.
+function verify(s) {
+  if (doc.hidden || tried == s.a) return;
+  tried = s.a;
+  fetch(location.href, { cache: "no-cache" })
+    .then((r) => r.ok && r.text())
+    .then((html) => {
+      const id = html && meta("build-id", new DOMParser().parseFromString(html, "text/html"));
+      if (html && (!id || id == s.id)) {
+        live = s.id;
+        update();
+      }
+    })
+    .catch(() => {});
+}
+
+// Decides, from the shared state, whether this tab should ask; announces a build once, when
+// this page itself is that build on the server.
 function update() {
   const s = state;
   const latest = s.id;
@@ -149,7 +176,7 @@ function update() {
   if (
     !running ||
     !latest ||
-    !(s.t >= loadedAt) ||
+    !(s.a >= loadedAt) ||
     latest == opt.current ||
     latest == s.k ||
     s.s > now()
@@ -160,6 +187,7 @@ function update() {
     return hide();
   }
   if (announced == latest) return;
+  if (live != latest) return verify(s);
   announced = latest;
   // The app may take over: preventDefault() on this event replaces the built-in notice.
   const ev = new CustomEvent(EVENT, {
@@ -285,7 +313,10 @@ function init(options) {
   if (chan) chan.onmessage = (e) => heard(e.data);
   if (!listening) {
     listening = true;
-    const wake = () => check(1);
+    const wake = () => {
+      heard(); // a tab that was hidden verifies its page now
+      check(1);
+    };
     doc.addEventListener("visibilitychange", wake);
     addEventListener("focus", wake);
     addEventListener("online", wake);

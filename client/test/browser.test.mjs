@@ -16,6 +16,7 @@ import {
   rawChromium,
   serve,
   sleep,
+  tmpdir,
   until,
   versionOf,
 } from "./helpers.mjs";
@@ -208,6 +209,67 @@ describe("one tab", { timeout: 60_000 }, () => {
     // Up to date now: polls go on, nobody is asked.
     const n = server.polls("a").length;
     await until(() => server.polls("a").length >= n + 1, ONE_INTERVAL + 500, "a poll after the reload");
+    assert.equal(await visible(page), false);
+  });
+});
+
+describe("upload order", { timeout: 90_000 }, () => {
+  let app, server, context, page, site;
+  before(async () => {
+    app = copyApp();
+    // The directory the server serves, which the test uploads into file by file.
+    site = tmpdir("ssibake-site-");
+    fs.cpSync(bake(app), site, { recursive: true });
+    server = await serve(site);
+    ({ context, pages: [page] } = await open(server, ["u"]));
+    await page.evaluate(() => {
+      window.__announced = [];
+      addEventListener("ssibake:update", (e) => window.__announced.push(e.detail.latest));
+    });
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("the version file uploaded before the pages: no prompt until the pages are there, then a Reload lands on the new build", async () => {
+    const first = versionOf(site).buildId;
+    change(app, "Second release.");
+    const out = bake(app);
+    const latest = versionOf(out).buildId;
+    assert.notEqual(latest, first);
+    // The version file arrives first.
+    const uploadedAt = Date.now();
+    fs.copyFileSync(path.join(out, "version.json"), path.join(site, "version.json"));
+    // The client sees the new build and checks its own page, which is still the old one: it
+    // does not ask, and checks again with each poll.
+    await until(
+      () => server.pageChecks("u").filter((p) => p.at >= uploadedAt).length >= 3,
+      4 * ONE_INTERVAL + 3000,
+      "three checks of the page after the version file changed",
+    );
+    const checks = server.pageChecks("u").filter((p) => p.at >= uploadedAt);
+    assert.ok(server.polls("u").filter((p) => p.at >= uploadedAt).length >= 3, "polls go on");
+    // Conditional: the old page, unchanged, is a 304.
+    assert.ok(checks.some((p) => p.status === 304), `page checks: ${JSON.stringify(checks)}`);
+    assert.equal(await page.locator(NOTICE).count(), 0, "no notice while the page is the old build");
+    assert.deepEqual(await page.evaluate(() => window.__announced), [], "no ssibake:update while the page is old");
+    // The pages arrive.
+    const pagesAt = Date.now();
+    fs.cpSync(out, site, { recursive: true, force: true });
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL + 3000 });
+    assert.ok(
+      server.pageChecks("u").some((p) => p.at >= pagesAt && p.status === 200),
+      "the page was fetched once it had changed",
+    );
+    assert.deepEqual(await page.evaluate(() => window.__announced), [latest]);
+    assert.ok(await sameDocument(page), "never reloads by itself");
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Reload" }).click()]);
+    assert.equal(await sameDocument(page), false, "a new document");
+    assert.equal(await page.locator("#build").innerText(), latest, "Reload landed on the new build");
+    // And it is not asked again.
+    const n = server.polls("u").length;
+    await until(() => server.polls("u").length >= n + 2, 2 * ONE_INTERVAL + 1000, "two polls after the reload");
     assert.equal(await visible(page), false);
   });
 });

@@ -144,10 +144,12 @@ const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", "
  * Serves `root` (switch deploys with `server.root = newDir`, as a symlink swap would) on
  * 127.0.0.1 with strong ETags, `Cache-Control: no-cache` and 304s for `If-None-Match`.
  * Every request to /version.json is logged with the tab that made it (the `tab` query
- * parameter of the page, read from the Referer), its status and its bytes on the wire.
+ * parameter of the page, read from the Referer), its status and its bytes on the wire; every
+ * request for a page, with its `tab` and whether it was a navigation or a fetch.
  */
 export async function serve(root) {
   const log = [];
+  const pages = [];
   const server = http.createServer((req, res) => {
     const sock = req.socket;
     const bytesIn = sock.bytesRead - (sock.seenRead || 0);
@@ -182,6 +184,11 @@ export async function serve(root) {
         sock.seenWritten = sock.bytesWritten;
       });
     } else {
+      // Pages are logged too: a navigation, or the client's own check of its page (a fetch).
+      if (path.extname(file) === ".html") {
+        const mode = req.headers["sec-fetch-mode"];
+        pages.push({ at: Date.now(), path: url.pathname, tab: url.searchParams.get("tab"), status, fetch: mode !== "navigate" });
+      }
       res.on("finish", () => (sock.seenWritten = sock.bytesWritten));
     }
     res.writeHead(status, headers).end(status === 200 ? body : undefined);
@@ -189,6 +196,9 @@ export async function serve(root) {
   server.root = root;
   server.log = log;
   server.polls = (tab) => log.filter((e) => tab === undefined || e.tab === tab);
+  /** The client's own requests for its page (not navigations), by tab. */
+  server.pageChecks = (tab) => pages.filter((e) => e.fetch && (tab === undefined || e.tab === tab));
+  server.pages = pages;
   server.keepAliveTimeout = 60_000; // like a typical production server; avoids reconnects between polls
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   server.origin = `http://127.0.0.1:${server.address().port}`;
