@@ -20,12 +20,14 @@ const TEXTS = {
     reload: "Reload",
     later: "Later",
     skip: "Skip this version",
+    close: "Close",
   },
   ko: {
     msg: "이 페이지의 새 버전이 있습니다.",
     reload: "새로고침",
     later: "나중에",
     skip: "이 버전 건너뛰기",
+    close: "닫기",
   },
 };
 
@@ -39,9 +41,9 @@ let opt; // effective options (see init)
 let key; // localStorage key and BroadcastChannel name
 let state = {}; // last known shared state
 let chan; // BroadcastChannel, if the browser has one
-let running = false;
-let started = false; // init() ran (explicitly or automatically)
-let listening = false;
+let running; // polling (between init and stop)
+let started; // init() ran (explicitly or automatically)
+let listening;
 let timer; // next poll
 let nap; // end of a "Later" snooze
 let announced; // build ID this tab last announced (event or notice)
@@ -62,7 +64,7 @@ const meta = (name, d = doc) => {
 function read() {
   try {
     state = JSON.parse(localStorage.getItem(key)) || state;
-  } catch (e) {
+  } catch {
     // No storage (blocked, private mode): every tab keeps its own state.
   }
   return state;
@@ -73,7 +75,7 @@ function write(patch) {
   Object.assign(read(), patch);
   try {
     localStorage.setItem(key, JSON.stringify(state));
-  } catch (e) {}
+  } catch {}
   if (chan) chan.postMessage(state);
   update();
 }
@@ -112,9 +114,9 @@ function schedule() {
 // check, e.g. while offline, at once), 2 checkNow() (always).
 // Web Locks make "is it due? then claim it" atomic across tabs; without them (Safari < 15.4)
 // two tabs may rarely both poll.
-function check(force) {
+async function check(force) {
   clearTimeout(timer);
-  if (!running || doc.hidden) return Promise.resolve();
+  if (!running || doc.hidden) return;
   const run = () => {
     const s = read();
     const age = now() - (s.t || 0);
@@ -124,7 +126,7 @@ function check(force) {
     write({ t }); // claim: the other tabs now wait for our answer
     return poll(t);
   };
-  return navigator.locks ? navigator.locks.request(key, run) : Promise.resolve(run());
+  return navigator.locks ? navigator.locks.request(key, run) : run();
 }
 
 // One conditional request: `cache: "no-cache"` revalidates the cached copy with its ETag, so an
@@ -132,12 +134,11 @@ function check(force) {
 async function poll(sent) {
   try {
     const r = await fetch(opt.url, { cache: "no-cache" });
-    if (!r.ok) throw r.status;
-    const v = await r.json();
-    if (!v.buildId) throw v;
+    const v = r.ok && (await r.json());
+    if (!v.buildId) throw v; // not 2xx, or no build ID
     write({ t: now(), id: "" + v.buildId, at: v.builtAt, e: 0, a: sent });
-  } catch (err) {
-    write({ t: now(), e: (state.e || 0) + 1 });
+  } catch {
+    write({ t: now(), e: -~state.e }); // one more failure (-~undefined is 1)
   }
   schedule();
 }
@@ -151,19 +152,18 @@ async function poll(sent) {
 // does not ask, and tries again with each new answer from the version file. A page without a
 // build-id <meta> (e.g. the app passed `current` to init) has nothing to compare, and counts.
 // Hidden tabs verify when they are shown.
-function verify(s) {
+async function verify(s) {
   if (doc.hidden || tried == s.a) return;
   tried = s.a;
-  fetch(location.href, { cache: "no-cache" })
-    .then((r) => r.ok && r.text())
-    .then((html) => {
-      const id = html && meta("build-id", new DOMParser().parseFromString(html, "text/html"));
-      if (html && (!id || id == s.id)) {
-        live = s.id;
-        update();
-      }
-    })
-    .catch(() => {});
+  try {
+    const r = await fetch(location.href, { cache: "no-cache" });
+    const html = r.ok && (await r.text());
+    const id = html && meta("build-id", new DOMParser().parseFromString(html, "text/html"));
+    if (html && (!id || id == s.id)) {
+      live = s.id;
+      update();
+    }
+  } catch {} // offline: the next answer tries again
 }
 
 // Decides, from the shared state, whether this tab should ask; announces a build once, when
@@ -206,44 +206,39 @@ function show() {
   const el = (tag, text, onclick) => {
     const e = doc.createElement(tag);
     e.textContent = text;
-    if (onclick) e.onclick = onclick;
+    if (onclick) (e.onclick = onclick), (e.type = "button"); // never a form's submit button
     return e;
   };
-  // :where() keeps specificity at zero, so any app rule for .ssibake-update wins.
-  const css = el(
-    "style",
-    ":where(.ssibake-update){position:fixed;z-index:2147483647;bottom:1em;right:1em;max-width:24em;" +
-      "padding:.8em 1em;background:#fff;color:#111;border:1px solid #888;border-radius:6px;" +
-      "box-shadow:0 2px 8px #0004;font:15px/1.4 system-ui,sans-serif}" +
-      ":where(.ssibake-update button){margin:.5em .5em 0 0;font:inherit;cursor:pointer}",
-  );
-  box = el("div");
-  box.className = "ssibake-update";
+  const b = (box = el("div"));
+  b.className = "ssibake-update";
   // A live region: screen readers announce what is put into it (filled just after insertion,
   // as announcements of content inserted together with the region are unreliable).
-  box.setAttribute("role", "status");
-  box.setAttribute("aria-live", "polite");
+  b.setAttribute("role", "status");
+  b.setAttribute("aria-live", "polite");
   // Only Escape is ours (it means Later); every other key does what it always does, so Tab and
   // Shift+Tab move through the buttons and out again and Enter and Space press them.
-  box.onkeydown = (e) => {
+  b.onkeydown = (e) => {
     if (e.key == "Escape") later();
   };
   // Where the focus was before it came into the notice: it goes back there when the notice
   // goes away (relatedTarget is null when nothing had the focus).
-  const b = box;
   b.addEventListener("focusin", (e) => b.contains(e.relatedTarget) || (back = e.relatedTarget));
-  doc.body.append(b);
-  b.append(css);
-  setTimeout(
-    () =>
-      b.append(
-        el("p", t.msg),
-        el("button", t.reload, reload),
-        el("button", t.later, later),
-        el("button", t.skip, skip),
-      ),
-    50,
-  );
+  // Floating at the end of <body>, or in the app's own element (container: element or selector).
+  const c = opt.container;
+  ((c && (c.append ? c : doc.querySelector(c))) || doc.body).append(b);
+  b.append(el("style", "__CSS__")); // src/notice.css
+  setTimeout(() => {
+    // The close button means Later; it is last in the tab order, its CSS shows it top right.
+    const x = el("button", "\u00d7", later);
+    x.setAttribute("aria-label", t.close);
+    b.append(
+      el("p", t.msg),
+      el("button", t.reload, reload),
+      el("button", t.later, later),
+      el("button", t.skip, skip),
+      x,
+    );
+  }, 50);
 }
 
 function hide() {
@@ -251,7 +246,7 @@ function hide() {
   const inside = box.contains(doc.activeElement);
   box.remove();
   box = 0;
-  if (inside && back && back.isConnected) back.focus();
+  if (inside && back) back.focus(); // a no-op if it has left the document
   back = 0;
 }
 
@@ -303,8 +298,6 @@ function init(options) {
     ds,
     options,
   );
-  opt.interval = +opt.interval;
-  opt.snooze = +opt.snooze;
   if (!opt.current) return api; // no baseline: nothing to compare with
   key = "ssibake-update:" + opt.url;
   state = {};
