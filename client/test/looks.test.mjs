@@ -36,7 +36,8 @@ after(async () => {
 /**
  * A fresh context (`options`: viewport, colour scheme, ...) with `file` open on the first build;
  * the second build goes live and the page is asked at once (checkNow). Resolves when the notice
- * is complete and its entrance animation is over. `setup(page)` runs before the check.
+ * is complete and its entrance animation is over; the second build stays live. `setup(page)`
+ * runs before the check.
  */
 async function asked(file, options = {}, setup) {
   const context = await browser.newContext(options);
@@ -47,10 +48,10 @@ async function asked(file, options = {}, setup) {
   if (setup) await setup(page);
   server.root = second;
   await page.evaluate(() => window.ssibakeUpdate.checkNow());
-  // Its page is checked too (it must be the new build): keep serving the second until asked.
+  // The second build stays live (its page is checked too): going back to the first would make
+  // the next poll take the notice away. Tests run one at a time, each closing its context.
   await page.locator(`${NOTICE} button`).last().waitFor({ timeout: 10_000 });
   await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
-  server.root = first;
   return { context, page };
 }
 
