@@ -204,7 +204,7 @@ describe("looks", { timeout: 120_000 }, () => {
     for (let i = 0; i < 4; i++) await page.keyboard.press("Tab");
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "Close", "close is last in the tab order");
     await page.keyboard.press("Enter");
-    await until(async () => (await page.locator(NOTICE).count()) === 0, 1000, "the notice to go");
+    await until(async () => (await page.locator(NOTICE).count()) === 0, 3000, "the notice to go");
     assert.equal(await page.evaluate(() => document.activeElement.textContent), "Settings", "the focus went back");
     const snooze = await page.evaluate(() => Object.values(localStorage).map((v) => JSON.parse(v).s)[0]);
     assert.ok(snooze > Date.now(), "a Later snooze is running");
