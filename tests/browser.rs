@@ -1,15 +1,15 @@
 //! The update-notice client (`client/`) in a real browser, as part of `cargo test`.
 //!
 //! Runs Node's test runner over `client/test/*.test.mjs`: the dist files are checked against a
-//! fresh build of `client/src/` and the 2 KB budget, then the example app in `client/test/app/`
+//! fresh build of `client/src/` and the 2.5 KB budget, then the example app in `client/test/app/`
 //! is baked by this crate's `ssibake` binary (passed as `SSIBAKE_BIN`), served from 127.0.0.1
-//! and driven in headless Debian Chromium (`/usr/bin/chromium`, or `CHROMIUM`) by
-//! `playwright-core`.
+//! (by a Node server, and by Debian's nginx, `/usr/sbin/nginx`) and driven in headless Debian
+//! Chromium (`/usr/bin/chromium`, or `CHROMIUM`) by `playwright-core`, with an axe-core audit.
 //!
 //! Needs `node` (20 or later), the client's node modules (`npm ci` in `client/`, which this test
-//! runs itself when `client/node_modules` is missing and `npm` is there) and Chromium
-//! (`apt-get install -y chromium`); `.ci/run` installs all of them. When one is missing the test
-//! is skipped loudly, except under `CI=true`, where it fails.
+//! runs itself when `client/node_modules` is missing and `npm` is there), Chromium and nginx
+//! (`apt-get install -y chromium nginx`); `.ci/run` installs all of them. When one is missing the
+//! test (for nginx: the nginx part) is skipped loudly, except under `CI=true`, where it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,9 +64,16 @@ fn browser() {
         return skip(&format!("node {version} is too old (20 or later)"));
     }
 
-    let modules = client.join("node_modules").join("playwright-core");
-    if !modules.exists() && works("npm", &["--version"], &client).is_some() {
-        eprintln!("browser: client/node_modules is missing, running `npm ci` in client/");
+    // Every dev-dependency the tests load (an older node_modules may lack axe-core).
+    let installed = || {
+        ["playwright-core", "axe-core"]
+            .iter()
+            .all(|m| client.join("node_modules").join(m).exists())
+    };
+    if !installed() && works("npm", &["--version"], &client).is_some() {
+        eprintln!(
+            "browser: client/node_modules is missing or incomplete, running `npm ci` in client/"
+        );
         let status = Command::new("npm")
             .arg("ci")
             .current_dir(&client)
@@ -77,8 +84,8 @@ fn browser() {
             return skip(&format!("`npm ci` in client/ failed: {status:?}"));
         }
     }
-    if !modules.exists() {
-        return skip("client/node_modules is missing and npm is not installed");
+    if !installed() {
+        return skip("client/node_modules is incomplete and npm is not installed");
     }
 
     let chromium = std::env::var_os("CHROMIUM")

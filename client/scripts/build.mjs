@@ -1,5 +1,5 @@
 // Builds dist/ssibake-update.mjs (ES module) and dist/ssibake-update.js (classic script) from
-// src/: core.js plus the form's own tail, minified with terser (a locked dev-dependency, so the
+// src/: core.js (with notice.css put in) plus the form's own tail, minified with terser (a locked dev-dependency, so the
 // output is reproducible; test/build.test.mjs rebuilds and compares with the committed files).
 //
 //   node scripts/build.mjs [OUT_DIR]     (default: dist/)
@@ -12,9 +12,25 @@ import { minify } from "terser";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const src = (name) => readFileSync(join(root, "src", name), "utf8");
 
+/**
+ * src/notice.css without its comments and needless spaces. Only what that file uses is handled:
+ * no strings, no `url()`; a space before `:` or `(` is kept (a descendant combinator, `and (`).
+ */
+export function minifyCss(css) {
+  return css
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/\s+/g, " ")
+    .replace(/ ?([{};,>]) ?/g, "$1")
+    .replace(/: /g, ":")
+    .replace(/;}/g, "}")
+    .trim();
+}
+
 /** Returns `{ "ssibake-update.mjs": code, "ssibake-update.js": code }`. */
 export async function build() {
-  const core = src("core.js");
+  const css = minifyCss(src("notice.css"));
+  if (!src("core.js").includes('"__CSS__"')) throw new Error('src/core.js has no "__CSS__"');
+  const core = src("core.js").replace('"__CSS__"', () => JSON.stringify(css));
   const forms = {
     "ssibake-update.mjs": { code: core + "\n" + src("module.js"), module: true },
     "ssibake-update.js": { code: "(() => {\n" + core + "\n" + src("classic.js") + "\n})();\n", module: false },

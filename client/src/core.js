@@ -7,8 +7,9 @@
 // Shared state (one localStorage entry per version-file URL, mirrored to the other tabs over a
 // BroadcastChannel, or through the `storage` event where there is none):
 //   t  time of the last check by any tab (ms since the epoch)
-//   id build ID found by that check      at its builtAt
-//   e  consecutive failed checks (drives the exponential back-off)
+//   id build ID found by the last successful check      at its builtAt
+//   a  when that check's request was sent
+//   e  consecutive failed checks (widens the jitter, see schedule)
 //   s  "Later" pressed: do not ask before this time (ms)
 //   k  "Skip this version" pressed for this build ID
 
@@ -19,37 +20,42 @@ const TEXTS = {
     reload: "Reload",
     later: "Later",
     skip: "Skip this version",
+    close: "Close",
   },
   ko: {
     msg: "이 페이지의 새 버전이 있습니다.",
     reload: "새로고침",
     later: "나중에",
     skip: "이 버전 건너뛰기",
+    close: "닫기",
   },
 };
 
 const doc = document;
 const EVENT = "ssibake:update";
-// A page only trusts answers newer than itself: an answer a tab fetched before this page was
-// loaded may name the build this page already is, or an older one.
+// A page only trusts answers newer than itself: an answer to a request sent before this page
+// was loaded may name the build this page already is, or an older one.
 const loadedAt = Date.now();
 
 let opt; // effective options (see init)
 let key; // localStorage key and BroadcastChannel name
 let state = {}; // last known shared state
 let chan; // BroadcastChannel, if the browser has one
-let running = false;
-let started = false; // init() ran (explicitly or automatically)
-let listening = false;
+let running; // polling (between init and stop)
+let started; // init() ran (explicitly or automatically)
+let listening;
 let timer; // next poll
 let nap; // end of a "Later" snooze
 let announced; // build ID this tab last announced (event or notice)
+let live; // build ID this tab's own page was seen to be on the server (see verify)
+let tried; // the answer (its `a`) this tab last verified its page for
 let box; // the notice element, while shown
+let back; // the element that had the focus before it moved into the notice
 let ownScript; // the <script> element this code came from (set by the wrapper)
 
 const now = () => Date.now();
-const meta = (name) => {
-  const m = doc.querySelector(`meta[name="${name}"]`);
+const meta = (name, d = doc) => {
+  const m = d.querySelector(`meta[name="${name}"]`);
   return m && m.content;
 };
 
@@ -58,7 +64,7 @@ const meta = (name) => {
 function read() {
   try {
     state = JSON.parse(localStorage.getItem(key)) || state;
-  } catch (e) {
+  } catch {
     // No storage (blocked, private mode): every tab keeps its own state.
   }
   return state;
@@ -69,7 +75,7 @@ function write(patch) {
   Object.assign(read(), patch);
   try {
     localStorage.setItem(key, JSON.stringify(state));
-  } catch (e) {}
+  } catch {}
   if (chan) chan.postMessage(state);
   update();
 }
@@ -84,19 +90,22 @@ function heard(s) {
 
 // ---- polling --------------------------------------------------------------------------------
 
-// The interval after the last check, in ms: doubled after each failure, up to 16 times.
-const due = (s) => opt.interval * 1e3 * 2 ** Math.min(s.e || 0, 4);
+// The interval, in ms: the shortest time between two checks.
+const due = () => opt.interval * 1e3;
 
 // Plans the next poll: one interval after the last check by any tab (or after this page was
-// loaded), plus a random 0 to 10% so that tabs do not all wake up together. Hidden tabs plan
-// nothing: visibilitychange wakes them up.
+// loaded), plus a random 0 to 10% so that tabs do not all wake up together. After a failed
+// check the random part is 0 to 100%: the wait stays within twice the interval (a screen nobody
+// touches learns of a build soon after the server is back), and browsers that all failed
+// together (an outage) come back spread over a whole interval. Hidden tabs plan nothing:
+// visibilitychange wakes them up.
 function schedule() {
   clearTimeout(timer);
   if (!running || doc.hidden) return;
   const s = read();
   timer = setTimeout(
     check,
-    Math.max(s.t || 0, loadedAt) + due(s) * (1 + Math.random() * opt.jitter) - now(),
+    Math.max(s.t || 0, loadedAt) + due() * (1 + Math.random() * (s.e ? 1 : opt.jitter)) - now(),
   );
 }
 
@@ -105,38 +114,60 @@ function schedule() {
 // check, e.g. while offline, at once), 2 checkNow() (always).
 // Web Locks make "is it due? then claim it" atomic across tabs; without them (Safari < 15.4)
 // two tabs may rarely both poll.
-function check(force) {
+async function check(force) {
   clearTimeout(timer);
-  if (!running || doc.hidden) return Promise.resolve();
+  if (!running || doc.hidden) return;
   const run = () => {
     const s = read();
     const age = now() - (s.t || 0);
-    if (force != 2 && !(force && s.e) && age < (force ? Math.min(due(s), 6e4) : due(s)))
+    if (force != 2 && !(force && s.e) && age < (force ? Math.min(due(), 6e4) : due()))
       return schedule();
-    write({ t: now() }); // claim: the other tabs now wait for our answer
-    return poll();
+    const t = now();
+    write({ t }); // claim: the other tabs now wait for our answer
+    return poll(t);
   };
-  return navigator.locks ? navigator.locks.request(key, run) : Promise.resolve(run());
+  return navigator.locks ? navigator.locks.request(key, run) : run();
 }
 
 // One conditional request: `cache: "no-cache"` revalidates the cached copy with its ETag, so an
 // unchanged version file costs a 304 and no body. No cache-busting query on purpose.
-async function poll() {
+async function poll(sent) {
   try {
     const r = await fetch(opt.url, { cache: "no-cache" });
-    if (!r.ok) throw r.status;
-    const v = await r.json();
-    if (!v.buildId) throw v;
-    write({ t: now(), id: "" + v.buildId, at: v.builtAt, e: 0 });
-  } catch (err) {
-    write({ t: now(), e: (state.e || 0) + 1 });
+    const v = r.ok && (await r.json());
+    if (!v.buildId) throw v; // not 2xx, or no build ID
+    write({ t: now(), id: "" + v.buildId, at: v.builtAt, e: 0, a: sent });
+  } catch {
+    write({ t: now(), e: -~state.e }); // one more failure (-~undefined is 1)
   }
   schedule();
 }
 
 // ---- the notice -----------------------------------------------------------------------------
 
-// Decides, from the shared state, whether this tab should ask; announces a build once.
+// Before asking, a tab makes sure that a reload would bring the new build: the version file
+// may be on the server before the pages are (an upload that copies files in any order, a CDN
+// whose edges update at different times). It requests its own page, conditionally (an
+// unchanged page costs a 304), and reads the page's build-id. Until that is the new build it
+// does not ask, and tries again with each new answer from the version file. A page without a
+// build-id <meta> (e.g. the app passed `current` to init) has nothing to compare, and counts.
+// Hidden tabs verify when they are shown.
+async function verify(s) {
+  if (doc.hidden || tried == s.a) return;
+  tried = s.a;
+  try {
+    const r = await fetch(location.href, { cache: "no-cache" });
+    const html = r.ok && (await r.text());
+    const id = html && meta("build-id", new DOMParser().parseFromString(html, "text/html"));
+    if (html && (!id || id == s.id)) {
+      live = s.id;
+      update();
+    }
+  } catch {} // offline: the next answer tries again
+}
+
+// Decides, from the shared state, whether this tab should ask; announces a build once, when
+// this page itself is that build on the server.
 function update() {
   const s = state;
   const latest = s.id;
@@ -145,7 +176,7 @@ function update() {
   if (
     !running ||
     !latest ||
-    !(s.t >= loadedAt) ||
+    !(s.a >= loadedAt) ||
     latest == opt.current ||
     latest == s.k ||
     s.s > now()
@@ -156,6 +187,7 @@ function update() {
     return hide();
   }
   if (announced == latest) return;
+  if (live != latest) return verify(s);
   announced = latest;
   // The app may take over: preventDefault() on this event replaces the built-in notice.
   const ev = new CustomEvent(EVENT, {
@@ -174,42 +206,48 @@ function show() {
   const el = (tag, text, onclick) => {
     const e = doc.createElement(tag);
     e.textContent = text;
-    if (onclick) e.onclick = onclick;
+    if (onclick) (e.onclick = onclick), (e.type = "button"); // never a form's submit button
     return e;
   };
-  // :where() keeps specificity at zero, so any app rule for .ssibake-update wins.
-  const css = el(
-    "style",
-    ":where(.ssibake-update){position:fixed;z-index:2147483647;bottom:1em;right:1em;max-width:24em;" +
-      "padding:.8em 1em;background:#fff;color:#111;border:1px solid #888;border-radius:6px;" +
-      "box-shadow:0 2px 8px #0004;font:15px/1.4 system-ui,sans-serif}" +
-      ":where(.ssibake-update button){margin:.5em .5em 0 0;font:inherit;cursor:pointer}",
-  );
-  box = el("div");
-  box.className = "ssibake-update";
+  const b = (box = el("div"));
+  b.className = "ssibake-update";
   // A live region: screen readers announce what is put into it (filled just after insertion,
   // as announcements of content inserted together with the region are unreliable).
-  box.setAttribute("role", "status");
-  box.setAttribute("aria-live", "polite");
-  box.onkeydown = (e) => e.key == "Escape" && later();
-  const b = box;
-  doc.body.append(b);
-  b.append(css);
-  setTimeout(
-    () =>
-      b.append(
-        el("p", t.msg),
-        el("button", t.reload, reload),
-        el("button", t.later, later),
-        el("button", t.skip, skip),
-      ),
-    50,
-  );
+  b.setAttribute("role", "status");
+  b.setAttribute("aria-live", "polite");
+  // Only Escape is ours (it means Later); every other key does what it always does, so Tab and
+  // Shift+Tab move through the buttons and out again and Enter and Space press them.
+  b.onkeydown = (e) => {
+    if (e.key == "Escape") later();
+  };
+  // Where the focus was before it came into the notice: it goes back there when the notice
+  // goes away (relatedTarget is null when nothing had the focus).
+  b.addEventListener("focusin", (e) => b.contains(e.relatedTarget) || (back = e.relatedTarget));
+  // Floating at the end of <body>, or in the app's own element (container: element or selector).
+  const c = opt.container;
+  ((c && (c.append ? c : doc.querySelector(c))) || doc.body).append(b);
+  b.append(el("style", "__CSS__")); // src/notice.css
+  setTimeout(() => {
+    // The close button means Later; it is last in the tab order, its CSS shows it top right.
+    const x = el("button", "\u00d7", later);
+    x.setAttribute("aria-label", t.close);
+    b.append(
+      el("p", t.msg),
+      el("button", t.reload, reload),
+      el("button", t.later, later),
+      el("button", t.skip, skip),
+      x,
+    );
+  }, 50);
 }
 
 function hide() {
-  if (box) box.remove();
+  if (!box) return;
+  const inside = box.contains(doc.activeElement);
+  box.remove();
   box = 0;
+  if (inside && back) back.focus(); // a no-op if it has left the document
+  back = 0;
 }
 
 // ---- API ------------------------------------------------------------------------------------
@@ -260,8 +298,6 @@ function init(options) {
     ds,
     options,
   );
-  opt.interval = +opt.interval;
-  opt.snooze = +opt.snooze;
   if (!opt.current) return api; // no baseline: nothing to compare with
   key = "ssibake-update:" + opt.url;
   state = {};
@@ -270,7 +306,10 @@ function init(options) {
   if (chan) chan.onmessage = (e) => heard(e.data);
   if (!listening) {
     listening = true;
-    const wake = () => check(1);
+    const wake = () => {
+      heard(); // a tab that was hidden verifies its page now
+      check(1);
+    };
     doc.addEventListener("visibilitychange", wake);
     addEventListener("focus", wake);
     addEventListener("online", wake);

@@ -16,6 +16,7 @@ import {
   rawChromium,
   serve,
   sleep,
+  tmpdir,
   until,
   versionOf,
 } from "./helpers.mjs";
@@ -23,6 +24,9 @@ import {
 const INTERVAL = POLL * 1000;
 // The client waits interval × (1 + 0..10% jitter); allow a little for scheduling and rendering.
 const ONE_INTERVAL = INTERVAL * 1.1 + 1000;
+// A new build is asked about after a poll (within one interval) and the page's own check (one
+// more request, see "upload order"); the rest is slack for a loaded machine.
+const ASKED = ONE_INTERVAL + 1500;
 
 const NOTICE = ".ssibake-update";
 const change = (app, text) => fs.writeFileSync(path.join(app, "content.html"), `<p>${text}</p>\n`);
@@ -51,6 +55,21 @@ async function open(server, ...tabs) {
 }
 
 const visible = (page) => page.locator(NOTICE).isVisible();
+/** Where the focus is: in the notice or not, and the accessible name of the focused button. */
+const focused = (page) =>
+  page.evaluate((sel) => {
+    const el = document.activeElement;
+    const inNotice = !!el.closest(sel);
+    return inNotice ? { inNotice, name: el.getAttribute("aria-label") || el.textContent } : { inNotice };
+  }, NOTICE);
+/** Presses `key` until the focus has left the notice (a trap would keep it there). */
+async function tabOut(page, key) {
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press(key);
+    if (!(await focused(page)).inNotice) return;
+  }
+  assert.fail(`${key} x 8 did not leave the notice: a keyboard trap`);
+}
 const sameDocument = (page) => page.evaluate(() => window.__sameDocument === true);
 
 describe("one tab", { timeout: 60_000 }, () => {
@@ -103,7 +122,7 @@ describe("one tab", { timeout: 60_000 }, () => {
     assert.notEqual(versionOf(out).buildId, versionOf(server.root).buildId);
     server.root = out;
     deployedAt = Date.now();
-    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL });
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ASKED });
     const notice = page.getByRole("status");
     assert.match(await notice.innerText(), /A new version of this page is available/);
     assert.equal(await notice.getAttribute("aria-live"), "polite");
@@ -121,21 +140,51 @@ describe("one tab", { timeout: 60_000 }, () => {
     const n = server.polls("a").length;
     await until(() => server.polls("a").length > n, ONE_INTERVAL, "a poll during the snooze");
     assert.equal(await visible(page), false);
-    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 3000 });
     const back = Date.now() - hiddenAt;
     assert.ok(back >= SNOOZE * 1000 - 100, `back after ${back} ms, before the ${SNOOZE} s snooze`);
     assert.ok(await sameDocument(page), "Later does not reload");
   });
 
-  test("Escape in the notice means Later", async () => {
-    await page.getByRole("button", { name: "Reload" }).focus();
+  test("the keyboard: Tab goes through the buttons and out again, Space presses, Escape means Later, the focus goes back", async () => {
+    // Focus in the app, just before the notice in the tab order.
+    await page.locator("#search").focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Reload" });
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Later" });
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Skip this version" });
+    // Out of it again, and back in with Shift+Tab, and out the other way.
+    await tabOut(page, "Tab");
+    await page.keyboard.press("Shift+Tab");
+    assert.equal((await focused(page)).inNotice, true, "Shift+Tab comes back into the notice");
+    await tabOut(page, "Shift+Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search", "Shift+Tab leaves it for the app");
+    assert.ok(await visible(page), "moving the focus dismisses nothing");
+    // Space presses the focused button: Later, and the focus is back where it was.
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    assert.equal((await focused(page)).name, "Later");
+    await page.keyboard.press("Space");
+    await until(async () => !(await visible(page)), 3000, "Space on Later to hide the notice");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search", "the focus went back to the app");
+    // Escape means Later too.
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 3000 });
+    await page.keyboard.press("Tab");
+    assert.equal((await focused(page)).name, "Reload");
     await page.keyboard.press("Escape");
     assert.equal(await visible(page), false);
-    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search", "the focus went back after Escape");
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: SNOOZE * 1000 + 3000 });
+    assert.ok(await sameDocument(page), "the keyboard reloads nothing by itself");
   });
 
-  test("Skip this version silences that build, not the next", async () => {
-    await page.getByRole("button", { name: "Skip this version" }).click();
+  test("Skip this version (pressed with Enter) silences that build, not the next", async () => {
+    await page.locator("#search").focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Skip this version" });
+    await page.keyboard.press("Enter");
     assert.equal(await visible(page), false);
     // Longer than the snooze and two polls: still nothing.
     const n = server.polls("a").length;
@@ -145,14 +194,17 @@ describe("one tab", { timeout: 60_000 }, () => {
     // The next build is announced again.
     change(app, "Third release.");
     server.root = bake(app);
-    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL });
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ASKED });
     assert.ok(await sameDocument(page));
   });
 
-  test("Reload loads the new build", async () => {
+  test("Reload (pressed with Enter) loads the new build", async () => {
     const latest = versionOf(server.root).buildId;
     assert.notEqual(await page.locator("#build").innerText(), latest);
-    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Reload" }).click()]);
+    await page.locator("#search").focus();
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(page), { inNotice: true, name: "Reload" });
+    await Promise.all([page.waitForEvent("load"), page.keyboard.press("Enter")]);
     assert.equal(await sameDocument(page), false, "a new document");
     assert.equal(await page.locator("#build").innerText(), latest);
     assert.equal(await page.locator('meta[name="build-id"]').getAttribute("content"), latest);
@@ -160,6 +212,67 @@ describe("one tab", { timeout: 60_000 }, () => {
     // Up to date now: polls go on, nobody is asked.
     const n = server.polls("a").length;
     await until(() => server.polls("a").length >= n + 1, ONE_INTERVAL + 500, "a poll after the reload");
+    assert.equal(await visible(page), false);
+  });
+});
+
+describe("upload order", { timeout: 90_000 }, () => {
+  let app, server, context, page, site;
+  before(async () => {
+    app = copyApp();
+    // The directory the server serves, which the test uploads into file by file.
+    site = tmpdir("ssibake-site-");
+    fs.cpSync(bake(app), site, { recursive: true });
+    server = await serve(site);
+    ({ context, pages: [page] } = await open(server, ["u"]));
+    await page.evaluate(() => {
+      window.__announced = [];
+      addEventListener("ssibake:update", (e) => window.__announced.push(e.detail.latest));
+    });
+  });
+  after(async () => {
+    await context?.close();
+    server?.close();
+  });
+
+  test("the version file uploaded before the pages: no prompt until the pages are there, then a Reload lands on the new build", async () => {
+    const first = versionOf(site).buildId;
+    change(app, "Second release.");
+    const out = bake(app);
+    const latest = versionOf(out).buildId;
+    assert.notEqual(latest, first);
+    // The version file arrives first.
+    const uploadedAt = Date.now();
+    fs.copyFileSync(path.join(out, "version.json"), path.join(site, "version.json"));
+    // The client sees the new build and checks its own page, which is still the old one: it
+    // does not ask, and checks again with each poll.
+    await until(
+      () => server.pageChecks("u").filter((p) => p.at >= uploadedAt).length >= 3,
+      4 * ONE_INTERVAL + 3000,
+      "three checks of the page after the version file changed",
+    );
+    const checks = server.pageChecks("u").filter((p) => p.at >= uploadedAt);
+    assert.ok(server.polls("u").filter((p) => p.at >= uploadedAt).length >= 3, "polls go on");
+    // Conditional: the old page, unchanged, is a 304.
+    assert.ok(checks.some((p) => p.status === 304), `page checks: ${JSON.stringify(checks)}`);
+    assert.equal(await page.locator(NOTICE).count(), 0, "no notice while the page is the old build");
+    assert.deepEqual(await page.evaluate(() => window.__announced), [], "no ssibake:update while the page is old");
+    // The pages arrive.
+    const pagesAt = Date.now();
+    fs.cpSync(out, site, { recursive: true, force: true });
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL + 3000 });
+    assert.ok(
+      server.pageChecks("u").some((p) => p.at >= pagesAt && p.status === 200),
+      "the page was fetched once it had changed",
+    );
+    assert.deepEqual(await page.evaluate(() => window.__announced), [latest]);
+    assert.ok(await sameDocument(page), "never reloads by itself");
+    await Promise.all([page.waitForEvent("load"), page.getByRole("button", { name: "Reload" }).click()]);
+    assert.equal(await sameDocument(page), false, "a new document");
+    assert.equal(await page.locator("#build").innerText(), latest, "Reload landed on the new build");
+    // And it is not asked again.
+    const n = server.polls("u").length;
+    await until(() => server.polls("u").length >= n + 2, 2 * ONE_INTERVAL + 1000, "two polls after the reload");
     assert.equal(await visible(page), false);
   });
 });
@@ -196,15 +309,15 @@ describe("two tabs", { timeout: 60_000 }, () => {
   test("the answer is shared: both tabs are asked, in their language; Later in one hides both", async () => {
     change(app, "Second release.");
     server.root = bake(app);
-    await a.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ONE_INTERVAL });
-    await b.locator(NOTICE).getByRole("button", { name: "새로고침" }).waitFor({ timeout: 1000 });
+    await a.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: ASKED });
+    await b.locator(NOTICE).getByRole("button", { name: "새로고침" }).waitFor({ timeout: 5000 }); // after its own page check
     assert.match(await b.getByRole("status").innerText(), /새 버전/);
     for (const name of ["나중에", "이 버전 건너뛰기"]) assert.equal(await b.getByRole("button", { name }).count(), 1);
     await a.getByRole("button", { name: "Later" }).click();
-    await until(async () => !(await visible(b)), 1000, "the notice to leave tab b");
+    await until(async () => !(await visible(b)), 3000, "the notice to leave tab b");
     // Both come back after the snooze.
-    await b.locator(NOTICE).waitFor({ timeout: SNOOZE * 1000 + 1500 });
-    await a.locator(NOTICE).waitFor({ timeout: 500 });
+    await b.locator(NOTICE).waitFor({ timeout: SNOOZE * 1000 + 3000 });
+    await a.locator(NOTICE).waitFor({ timeout: 3000 });
   });
 });
 
@@ -225,14 +338,14 @@ describe("the ES module form", { timeout: 60_000 }, () => {
     change(app, "Second release.");
     server.root = bake(app, { emit: "/ssibake-update.mjs" });
     const latest = versionOf(server.root).buildId;
-    await page.locator("#banner").waitFor({ timeout: ONE_INTERVAL });
+    await page.locator("#banner").waitFor({ timeout: ASKED });
     assert.equal(await page.locator("#banner").innerText(), `Version ${latest} is out (you have ${current}).`);
     assert.equal(await page.locator(NOTICE).count(), 0, "no built-in notice");
     // later() from the app's own button: ssibake:dismiss hides the banner, the snooze brings
     // ssibake:update back.
     await page.locator("#later").click();
-    await until(async () => !(await page.locator("#banner").isVisible()), 1000, "ssibake:dismiss");
-    await page.locator("#banner").waitFor({ timeout: SNOOZE * 1000 + 1500 });
+    await until(async () => !(await page.locator("#banner").isVisible()), 3000, "ssibake:dismiss");
+    await page.locator("#banner").waitFor({ timeout: SNOOZE * 1000 + 3000 });
     assert.equal(await page.locator(NOTICE).count(), 0, "no built-in notice");
     await Promise.all([page.waitForEvent("load"), page.locator("#go").click()]);
     assert.equal(await page.locator("#build").innerText(), latest);
@@ -282,20 +395,60 @@ describe("errors", { timeout: 60_000 }, () => {
     server?.close();
   });
 
-  test("failed checks back off, and coming back online checks at once", async () => {
+  test("after failed checks the wait stays within twice the interval; an untouched tab learns of a build soon after the server is back", async () => {
+    // Records each build the page announces (ssibake:update), so the next test can tell them apart.
+    await page.evaluate(() => {
+      window.__announced = [];
+      addEventListener("ssibake:update", (e) => window.__announced.push(e.detail.latest));
+    });
     server.failing = 503;
-    // Interval × 2 after the first failure, × 4 after the second (plus 0-10% jitter each).
-    await until(() => server.polls("e").length >= 3, INTERVAL * (1 + 2 + 4) * 1.1 + 3000, "three failed polls");
-    const [a, b, c] = server.polls("e");
-    assert.deepEqual([a.status, b.status, c.status], [503, 503, 503]);
-    assert.ok(b.at - a.at >= 2 * INTERVAL - 50, `second poll ${b.at - a.at} ms after the first`);
-    assert.ok(c.at - b.at >= 4 * INTERVAL - 50, `third poll ${c.at - b.at} ms after the second`);
+    // Five failures in a row. The old doubling back-off (up to 16 x) would need 1+2+4+8+16
+    // intervals; within twice the interval each, this takes at most 10.
+    const n0 = server.polls("e").length;
+    await until(() => server.polls("e").length >= n0 + 5, 10 * INTERVAL + 5000, "five failed polls");
+    const failed = server.polls("e").slice(n0, n0 + 5);
+    assert.deepEqual(failed.map((p) => p.status), [503, 503, 503, 503, 503]);
+    const gaps = failed.slice(1).map((p, i) => p.at - failed[i].at);
+    for (const gap of gaps) {
+      // Timer-driven: a wait is interval x (1 + random 0..1) after a failure. The slack on the
+      // upper bound (one more interval) is for a loaded machine; a doubling back-off would wait
+      // 4, 8 and 16 intervals by the third, fourth and fifth failure.
+      assert.ok(gap >= INTERVAL - 50, `failed polls ${gap} ms apart, less than the interval: ${gaps}`);
+      assert.ok(gap <= 3 * INTERVAL, `failed polls ${gap} ms apart, well over twice the interval: ${gaps}`);
+    }
     assert.equal(await visible(page), false, "a failure is not a new build");
-    // The network drops and comes back while a new build goes live: the client does not
-    // wait out its backed-off interval (now 8 × POLL) but checks as soon as it is online.
-    server.failing = 0;
+    // The server is back, with a new build. Nobody touches the page: no focus, visibility or
+    // online event cuts the wait short.
     change(app, "Second release.");
     server.root = bake(app);
+    const latest = versionOf(server.root).buildId;
+    server.failing = 0;
+    const backAt = Date.now();
+    const ok = await until(
+      () => server.polls("e").find((p) => p.at >= backAt && p.status !== 503),
+      2 * INTERVAL + 5000,
+      "a successful poll after the server came back",
+    );
+    const after = ok.at - backAt;
+    // Within twice the interval (plus one interval of slack for a loaded machine), not the 16
+    // intervals a doubling back-off would have reached.
+    assert.ok(after <= 3 * INTERVAL, `the first check after the server came back was ${after} ms later`);
+    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: 3000 });
+    assert.deepEqual(await page.evaluate(() => window.__announced), [latest]);
+    assert.equal(await sameDocument(page), true, "never reloads by itself");
+  });
+
+  test("coming back online after a failed check checks at once", async () => {
+    change(app, "Third release.");
+    const out = bake(app);
+    const latest = versionOf(out).buildId;
+    server.failing = 503;
+    const n0 = server.polls("e").length;
+    await until(() => server.polls("e").length > n0, 2 * INTERVAL + 5000, "a failed poll");
+    // The network drops and comes back while a new build goes live: the client checks as soon
+    // as it is online, not when its timer is due (at least an interval after the failed poll).
+    server.root = out;
+    server.failing = 0;
     await context.setOffline(true);
     await sleep(200);
     const n = server.polls("e").length;
@@ -303,7 +456,8 @@ describe("errors", { timeout: 60_000 }, () => {
     await context.setOffline(false);
     await until(() => server.polls("e").length > n, 3000, "a check when back online");
     assert.ok(server.polls("e")[n].at - onlineAt < INTERVAL, "checked before an interval had passed");
-    await page.locator(NOTICE).getByRole("button", { name: "Reload" }).waitFor({ timeout: 3000 });
+    await until(async () => (await page.evaluate(() => window.__announced)).includes(latest), 3000, "the third build announced");
+    assert.ok(await visible(page));
     assert.equal(await sameDocument(page), true, "never reloads by itself");
   });
 });

@@ -1,5 +1,5 @@
 // The committed dist/ files are what the Rust binary embeds (include_str!): they must be the
-// build of src/ as it is now, and each must stay within 2 KB minified and gzipped.
+// build of src/ as it is now, and each must stay within 2.5 KB minified and gzipped, styles included.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -9,7 +9,7 @@ import { gzipSize } from "../scripts/build.mjs";
 import { CLIENT, tmpdir } from "./helpers.mjs";
 
 const FORMS = ["ssibake-update.js", "ssibake-update.mjs"];
-const LIMIT = 2048;
+const LIMIT = 2560; // 2.5 KB: the script with its styles
 
 test("dist/ is up to date with src/ (run `npm run build` in client/ and commit dist/)", () => {
   const out = tmpdir("ssibake-build-");

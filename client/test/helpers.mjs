@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -144,10 +145,12 @@ const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", "
  * Serves `root` (switch deploys with `server.root = newDir`, as a symlink swap would) on
  * 127.0.0.1 with strong ETags, `Cache-Control: no-cache` and 304s for `If-None-Match`.
  * Every request to /version.json is logged with the tab that made it (the `tab` query
- * parameter of the page, read from the Referer), its status and its bytes on the wire.
+ * parameter of the page, read from the Referer), its status and its bytes on the wire; every
+ * request for a page, with its `tab` and whether it was a navigation or a fetch.
  */
 export async function serve(root) {
   const log = [];
+  const pages = [];
   const server = http.createServer((req, res) => {
     const sock = req.socket;
     const bytesIn = sock.bytesRead - (sock.seenRead || 0);
@@ -182,6 +185,11 @@ export async function serve(root) {
         sock.seenWritten = sock.bytesWritten;
       });
     } else {
+      // Pages are logged too: a navigation, or the client's own check of its page (a fetch).
+      if (path.extname(file) === ".html") {
+        const mode = req.headers["sec-fetch-mode"];
+        pages.push({ at: Date.now(), path: url.pathname, tab: url.searchParams.get("tab"), status, fetch: mode !== "navigate" });
+      }
       res.on("finish", () => (sock.seenWritten = sock.bytesWritten));
     }
     res.writeHead(status, headers).end(status === 200 ? body : undefined);
@@ -189,10 +197,167 @@ export async function serve(root) {
   server.root = root;
   server.log = log;
   server.polls = (tab) => log.filter((e) => tab === undefined || e.tab === tab);
+  /** The client's own requests for its page (not navigations), by tab. */
+  server.pageChecks = (tab) => pages.filter((e) => e.fetch && (tab === undefined || e.tab === tab));
+  server.pages = pages;
   server.keepAliveTimeout = 60_000; // like a typical production server; avoids reconnects between polls
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   server.origin = `http://127.0.0.1:${server.address().port}`;
   return server;
+}
+
+// ---- nginx ------------------------------------------------------------------------------------
+
+export const NGINX = process.env.NGINX || "/usr/sbin/nginx";
+
+/** A port that was free a moment ago on 127.0.0.1. */
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * Debian's nginx (NGINX, default /usr/sbin/nginx) serving `root` on 127.0.0.1, with its own
+ * config, pid, logs and temp files in a temporary directory. The config is Debian's default
+ * http block (sendfile, tcp_nopush, mime.types, gzip on) plus what the README asks of a site:
+ * `Cache-Control: no-cache` on /version.json. `root` is reached through a symlink, so
+ * `server.root = dir` deploys as a symlink swap would. `server.log()` reads the access log:
+ * per request its time, status, URI, Referer and nginx's own byte counts (`$request_length`,
+ * `$bytes_sent`: the request and the response as on the wire).
+ */
+export async function nginx(root) {
+  const dir = tmpdir("ssibake-nginx-");
+  const port = await freePort();
+  const link = path.join(dir, "site");
+  fs.symlinkSync(root, link);
+  fs.mkdirSync(path.join(dir, "tmp"));
+  const mime = fs.existsSync("/etc/nginx/mime.types")
+    ? "include /etc/nginx/mime.types;"
+    : "types { text/html html; application/json json; text/javascript js mjs; text/css css; }";
+  const t = (name) => path.join(dir, "tmp", name);
+  const conf = `
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    ${mime}
+    default_type application/octet-stream;
+    gzip on;
+    log_format wire '$msec $status $request_length $bytes_sent $request_uri "$http_referer"';
+    access_log ${dir}/access.log wire;
+    client_body_temp_path ${t("body")};
+    proxy_temp_path ${t("proxy")};
+    fastcgi_temp_path ${t("fastcgi")};
+    uwsgi_temp_path ${t("uwsgi")};
+    scgi_temp_path ${t("scgi")};
+    server {
+        listen 127.0.0.1:${port};
+        root ${link};
+        location = /version.json { add_header Cache-Control no-cache; }
+    }
+}
+`;
+  fs.writeFileSync(path.join(dir, "nginx.conf"), conf);
+  const proc = spawn(NGINX, ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  proc.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => proc.on("exit", r));
+  // Up when it accepts a connection.
+  await until(
+    async () => {
+      if (proc.exitCode !== null) {
+        const log = fs.existsSync(path.join(dir, "error.log")) ? fs.readFileSync(path.join(dir, "error.log"), "utf8") : "";
+        throw new Error(`nginx exited (${proc.exitCode}):\n${err}${log}`);
+      }
+      return new Promise((r) => {
+        const c = net.connect(port, "127.0.0.1", () => (c.end(), r(true)));
+        c.on("error", () => r(false));
+      });
+    },
+    10_000,
+    "nginx to listen",
+  );
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    set root(dir2) {
+      const tmp = link + ".new";
+      fs.symlinkSync(dir2, tmp);
+      fs.renameSync(tmp, link);
+    },
+    get root() {
+      return fs.readlinkSync(link);
+    },
+    log() {
+      const file = path.join(dir, "access.log");
+      if (!fs.existsSync(file)) return [];
+      return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const [msec, status, requestLength, bytesSent, uri, referer] = line.split(" ");
+          let tab = null;
+          try {
+            tab = new URL(JSON.parse(referer)).searchParams.get("tab");
+          } catch {}
+          return { at: Math.round(Number(msec) * 1000), status: Number(status), requestLength: Number(requestLength), bytesSent: Number(bytesSent), uri, tab };
+        });
+    },
+    async close() {
+      proc.kill("SIGQUIT"); // graceful, like `nginx -s quit`
+      const t = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/**
+ * A TCP relay on 127.0.0.1 in front of `port` that keeps every request and response as it
+ * went over the wire: `exchanges` holds `{request, response}` Buffers in order (on a kept-alive
+ * connection a new exchange starts when the client sends after an answer).
+ */
+export async function wireTap(port) {
+  const exchanges = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, "127.0.0.1");
+    let cur = null;
+    client.on("data", (d) => {
+      if (!cur || cur.res.length) exchanges.push((cur = { req: [], res: [] }));
+      cur.req.push(d);
+      upstream.write(d);
+    });
+    upstream.on("data", (d) => {
+      cur?.res.push(d);
+      client.write(d);
+    });
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => {});
+    upstream.on("error", () => {});
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    /** The exchanges whose request line is `GET <path>...`, joined into Buffers. */
+    get(p) {
+      return exchanges
+        .map((e) => ({ request: Buffer.concat(e.req), response: Buffer.concat(e.res) }))
+        .filter((e) => e.request.toString("latin1").startsWith(`GET ${p}`));
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
 
 // ---- Chromium ---------------------------------------------------------------------------------
