@@ -770,7 +770,7 @@ fn page(
     let mut directives = Vec::new();
     let mut push = |s: &mut String, text: String, tag: String| {
         let k = directives.len();
-        let _ = write!(s, "{{{{{number}.{k}}}}}{text}\n");
+        let _ = writeln!(s, "{{{{{number}.{k}}}}}{text}");
         directives.push((text, tag));
     };
     if rng.chance(60) {

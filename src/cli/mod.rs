@@ -485,7 +485,7 @@ fn run(args: Args) -> Exit {
                 Err(e) => return usage(e),
             }
         }
-        return Exit::Success.into();
+        return Exit::Success;
     }
     let color = match args.color {
         Color::Always => true,

@@ -1480,7 +1480,7 @@ impl<'s> Rendering<'s> {
                 } else {
                     Code::Expression
                 };
-                self.fail(doc, span, code, e.message, None);
+                self.fail(doc, span, code, e.message, e.help);
                 Err(())
             }
         }

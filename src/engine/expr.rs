@@ -1066,7 +1066,18 @@ fn compile(pattern: &[u8], icase: bool) -> Result<regex::bytes::Regex, RegexErro
         .dot_matches_new_line(true)
         .case_insensitive(icase)
         .build()
-        .map_err(|e| RegexError::Invalid(e.to_string()))
+        .map_err(|e| RegexError::Invalid(regex_message(&e)))
+}
+
+/// The regex crate's error on one line: its last line (`error: unclosed group`)
+/// without the pattern it quotes above it (which would print as `\u{a}` escapes).
+fn regex_message(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text.lines().map(str::trim).filter(|l| !l.is_empty()).last();
+    match last {
+        Some(l) => l.trim_start_matches("error: ").to_string(),
+        None => text,
+    }
 }
 
 /// Offsets of `$0`..`$9` when `re` matches `s`.

@@ -322,7 +322,7 @@ fn directive(d: &Directive<'_>, legacy_expr: bool, apache_only: bool, out: &mut 
                         .map_or(vspan, |s| s.shift(vspan.start)),
                     code: Code::Expression,
                     message: e.message,
-                    help: None,
+                    help: e.help,
                 });
             }
         }

@@ -25,16 +25,6 @@ use crate::site::cache::IoFailure;
 use crate::site::fs::Metadata;
 use crate::site::resolve::{PathError, SitePath};
 
-/// Debian's `DirectoryIndex` (`/etc/apache2/mods-available/dir.conf`).
-pub(crate) const DEBIAN_DIRECTORY_INDEX: &[&[u8]] = &[
-    b"index.html",
-    b"index.cgi",
-    b"index.pl",
-    b"index.php",
-    b"index.xhtml",
-    b"index.htm",
-];
-
 /// Which attribute named the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
