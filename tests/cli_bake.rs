@@ -1266,3 +1266,52 @@ fn bakes_into_the_same_place_take_turns() {
         "<p>second</p>\n"
     );
 }
+
+/// Issue 10: a baked page and an old copy of its output in the same folder
+/// (`page.shtml` and `page.html`) used to publish the copy silently.
+#[test]
+fn two_sources_for_one_output_are_an_error_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(&site, "page.shtml", "<p>baked</p>\n");
+    write(&site, "page.html", "<p>stale</p>\n");
+    write(&site, "version.json", "{}\n");
+    let r = run_expect(
+        ssibake(tmp.path()).args([
+            "--root",
+            "site",
+            "--out",
+            "dist",
+            "--version-file",
+            "/version.json",
+        ]),
+        2,
+    );
+    for wanted in [
+        "`page.html` would come from both `page.html` (copied) and `page.shtml` (baked)",
+        "`version.json` would come from both `version.json` (copied) and --version-file",
+        "--keep-ext",
+    ] {
+        assert!(
+            r.stderr.contains(wanted),
+            "stderr lacks `{wanted}`:\n{}",
+            r.stderr
+        );
+    }
+    assert!(!tmp.path().join("dist").exists(), "nothing is written");
+    // The ways out work: --keep-ext keeps both names apart.
+    write(&site, "version.json", "{}\n");
+    fs::remove_file(site.join("version.json")).unwrap();
+    bake(
+        tmp.path(),
+        &["--root", "site", "--out", "dist", "--keep-ext"],
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("dist/page.shtml")).unwrap(),
+        "<p>baked</p>\n"
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("dist/page.html")).unwrap(),
+        "<p>stale</p>\n"
+    );
+}

@@ -38,7 +38,7 @@ use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
 use crate::engine::templates::Cache;
 use crate::site::resolve::SitePath;
-use plan::Item;
+use plan::{check_collisions, Item};
 use render::Baked;
 use render::Stamps;
 use report::io_err;
@@ -202,6 +202,7 @@ impl Baker {
         let _lock = lock_dir(&parent);
         let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
         let items = self.plan(opts, &skip)?;
+        check_collisions(&items, opts)?;
         let staging = staging_dir(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let sink = DirSink::new(staging.path().to_path_buf());
         let (report, stamps, cache) = self.run(opts, &items, &sink)?;
@@ -221,6 +222,7 @@ impl Baker {
         opts: &BakeOptions,
     ) -> Result<(Vec<BakedFile>, BakeReport), BakeError> {
         let items = self.plan(opts, &[])?;
+        check_collisions(&items, opts)?;
         let sink = MemorySink::default();
         let (report, _, _) = self.run(opts, &items, &sink)?;
         self.write_extras(opts, &report, |path, bytes| sink.page(path, bytes))
@@ -244,6 +246,7 @@ impl Baker {
         let out = out.as_ref();
         let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
         let items = self.plan(opts, &skip)?;
+        check_collisions(&items, opts)?;
         let sink = CheckSink {
             out: out.to_path_buf(),
             seen: Mutex::new(BTreeSet::new()),

@@ -70,6 +70,56 @@ impl Baker {
     }
 }
 
+/// Every output path must come from exactly one source: a baked page and a copied
+/// file (`page.shtml` and an old `page.html`), or the version file or client on a
+/// site file, are an error naming both, before anything is written.
+pub(super) fn check_collisions(items: &[Item], opts: &BakeOptions) -> Result<(), BakeError> {
+    let mut sources: std::collections::HashMap<&SitePath, String> =
+        std::collections::HashMap::with_capacity(items.len());
+    let mut clashes = Vec::new();
+    for item in items {
+        let (output, source) = match item {
+            Item::Page { input, output } => (output, format!("`{}` (baked)", input.display())),
+            Item::Asset(p) => (p, format!("`{}` (copied)", p.display())),
+        };
+        if let Some(first) = sources.get(output) {
+            clashes.push(format!(
+                "`{}` would come from both {first} and {source}",
+                output.display()
+            ));
+        } else {
+            sources.insert(output, source);
+        }
+    }
+    let extras = [
+        (&opts.version_file, "--version-file"),
+        (&opts.emit_client, "--emit-client"),
+    ];
+    for (path, flag) in extras {
+        let Some(p) = path else { continue };
+        if let Ok(p) = output_path(p) {
+            if let Some(first) = sources.get(&p) {
+                clashes.push(format!(
+                    "`{}` would come from both {first} and {flag}",
+                    p.display()
+                ));
+            }
+        }
+    }
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    clashes.sort();
+    Err(BakeError::Usage(format!(
+        "{} output file{} would have two sources:\n  {}\n\
+         remove the stale file, keep the pages' own extension with --keep-ext, or leave one \
+         out with --exclude",
+        clashes.len(),
+        if clashes.len() == 1 { "" } else { "s" },
+        clashes.join("\n  ")
+    )))
+}
+
 pub(super) fn globset(globs: &[String]) -> Result<GlobSet, BakeError> {
     let mut b = GlobSetBuilder::new();
     for g in globs {

@@ -1073,7 +1073,7 @@ fn compile(pattern: &[u8], icase: bool) -> Result<regex::bytes::Regex, RegexErro
 /// without the pattern it quotes above it (which would print as `\u{a}` escapes).
 fn regex_message(e: &regex::Error) -> String {
     let text = e.to_string();
-    let last = text.lines().map(str::trim).filter(|l| !l.is_empty()).last();
+    let last = text.lines().map(str::trim).rfind(|l| !l.is_empty());
     match last {
         Some(l) => l.trim_start_matches("error: ").to_string(),
         None => text,
