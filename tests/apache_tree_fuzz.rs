@@ -16,7 +16,7 @@
 //! a fragment). Every file and directory gets a fixed mtime; both sides run with `TZ=UTC`.
 //!
 //! Apache serves each tree from its own virtual host (`AllowOverride All`, `Options
-//! +IncludesNOEXEC`, `AddType text/html .shtml`, `AddOutputFilter INCLUDES .shtml`, Debian's
+//! +IncludesNOEXEC`, and at server level as Debian has them `AddType text/html .shtml`, `AddOutputFilter INCLUDES .shtml`, Debian's
 //! default `DirectoryIndex index.html index.cgi index.pl index.php index.xhtml index.htm`,
 //! `ServerName localhost`), and `ssibake --root TREE --out OUT --on-error errmsg --keep-ext`
 //! bakes the same tree. Every file either side parses (Apache's body or ssibake's output

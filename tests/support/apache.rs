@@ -419,6 +419,10 @@ fn config(dir: &Path, port: u16, vhosts: &[VHost]) -> String {
         let _ = writeln!(c, "User www-data\nGroup www-data");
     }
     let _ = writeln!(c, "TypesConfig /etc/mime.types");
+    // As Debian's mods-available/mime.conf has them: at server level, which matters
+    // for how a .htaccess RemoveOutputFilter merges (ssibake's defaults are Debian's).
+    let _ = writeln!(c, "AddType text/html .shtml");
+    let _ = writeln!(c, "AddOutputFilter INCLUDES .shtml");
     let _ = writeln!(
         c,
         "StartServers 2\nMinSpareServers 1\nMaxSpareServers 4\nKeepAlive Off\nTimeout 60"
@@ -454,8 +458,6 @@ fn config(dir: &Path, port: u16, vhosts: &[VHost]) -> String {
                 .unwrap_or("index.html index.cgi index.pl index.php index.xhtml index.htm")
         );
         let _ = writeln!(c, "        Require all granted");
-        let _ = writeln!(c, "        AddType text/html .shtml");
-        let _ = writeln!(c, "        AddOutputFilter INCLUDES .shtml");
         if v.legacy_expr {
             let _ = writeln!(c, "        SSILegacyExprParser on");
         }
