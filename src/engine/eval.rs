@@ -376,7 +376,44 @@ impl<'s> Rendering<'s> {
         r.vars.set(b"DOCUMENT_URI", path.url());
         r.vars.set(b"DOCUMENT_ARGS", Vec::new());
         r.vars.set(b"DOCUMENT_NAME", path.file_name().to_vec());
-        r.document(path, Some(url), (Vec::new(), mtime), page, 0);
+        // The INCLUDES filter may be in the page's chain twice (XBitHack on an
+        // executable `.shtml`, `SetOutputFilter INCLUDES` on a `.shtml`): the second
+        // parses what the first produced, with the same variables (measured on Apache
+        // 2.4.71: text an include copied in raw is evaluated then).
+        let passes = settings
+            .config
+            .file(fs, &path)
+            .map_or(1, |i| i.runs().max(1));
+        r.document(
+            path.clone(),
+            Some(url.clone()),
+            (Vec::new(), mtime),
+            page,
+            0,
+        );
+        for _ in 1..passes {
+            if r.stopped || !r.diagnostics.is_empty() {
+                break;
+            }
+            let first = std::mem::take(&mut r.out);
+            let dir_legacy = settings
+                .config
+                .dir(fs, &path.parent())
+                .map_or(settings.legacy_expr, |d| d.legacy_expr());
+            let again = Arc::new(Parsed::new(first.into(), dir_legacy, settings.apache_only));
+            if !again.has_directives() {
+                r.out = again.source.to_vec();
+                continue;
+            }
+            r.out = Vec::with_capacity(again.source.len());
+            r.document(
+                path.clone(),
+                Some(url.clone()),
+                (Vec::new(), mtime),
+                again,
+                0,
+            );
+        }
         Outcome {
             output: r.out,
             diagnostics: r.diagnostics,
