@@ -1315,3 +1315,52 @@ fn two_sources_for_one_output_are_an_error_naming_both() {
         "<p>stale</p>\n"
     );
 }
+
+/// Issue 13: `--out` replaces only its own output.
+#[test]
+fn out_replaces_only_its_own_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(&site, "index.shtml", "<p>page</p>\n");
+    write(tmp.path(), "precious/keys", "secret\n");
+    write(tmp.path(), "notes.txt", "mine\n");
+    for (out, why) in [
+        ("precious", "is not empty and was not written by ssibake"),
+        ("notes.txt", "exists and is not a directory"),
+    ] {
+        let r = run_expect(
+            ssibake(tmp.path()).args(["--root", "site", "--out", out]),
+            2,
+        );
+        assert!(r.stderr.contains(why), "{out}: {}", r.stderr);
+        assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    }
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("precious/keys")).unwrap(),
+        "secret\n"
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    // A bake's own output (it carries the mark) is replaced without --force, and
+    // the mark is not reported as a difference by --check.
+    bake(tmp.path(), &["--root", "site", "--out", "dist"]);
+    assert!(tmp.path().join("dist/.ssibake/output").is_file());
+    write(&site, "index.shtml", "<p>new</p>\n");
+    bake(tmp.path(), &["--root", "site", "--out", "dist"]);
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("dist/index.html")).unwrap(),
+        "<p>new</p>\n"
+    );
+    run_expect(
+        ssibake(tmp.path()).args(["--root", "site", "--out", "dist", "--check"]),
+        0,
+    );
+    // --force replaces a foreign directory.
+    bake(
+        tmp.path(),
+        &["--root", "site", "--out", "precious", "--force"],
+    );
+    assert!(!tmp.path().join("precious/keys").exists());
+}

@@ -43,8 +43,8 @@ use render::Baked;
 use render::Stamps;
 use report::io_err;
 use write::{
-    absolute, create_dirs, lock_dir, replace_file, set_mtime, staging_dir, swap_into_place,
-    write_revved_in_place, CheckSink, DirSink, MemorySink, Sink,
+    absolute, create_dirs, foreign_output, lock_dir, replace_file, set_mtime, staging_dir,
+    swap_into_place, write_marker, write_revved_in_place, CheckSink, DirSink, MemorySink, Sink,
 };
 
 impl Baker {
@@ -197,6 +197,13 @@ impl Baker {
                 )));
             }
         }
+        if !opts.force {
+            if let Some(why) = foreign_output(&out_abs) {
+                return Err(BakeError::Usage(format!(
+                    "{why}; choose another --out, empty it, or pass --force"
+                )));
+            }
+        }
         let parent = out_abs.parent().unwrap_or(Path::new("/")).to_path_buf();
         create_dirs(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let _lock = lock_dir(&parent);
@@ -208,6 +215,7 @@ impl Baker {
         let (report, stamps, cache) = self.run(opts, &items, &sink)?;
         self.write_extras(opts, &report, |path, bytes| sink.page(path, bytes))
             .map_err(BakeError::Other)?;
+        write_marker(staging.path()).map_err(|e| BakeError::Other(io_err(staging.path(), e)))?;
         swap_into_place(staging.path(), &out_abs).map_err(|e| BakeError::Other(io_err(out, e)))?;
         // The staging directory now holds the old output (or nothing).
         drop(staging);

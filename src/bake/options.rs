@@ -14,6 +14,7 @@ pub struct BakeOptions {
     pub(super) emit_client: Option<String>,
     pub(super) manifest: Option<PathBuf>,
     pub(super) stable_mtimes: bool,
+    pub(super) force: bool,
     pub(super) progress: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
@@ -28,6 +29,7 @@ impl Default for BakeOptions {
             emit_client: None,
             manifest: None,
             stable_mtimes: false,
+            force: false,
             progress: None,
         }
     }
@@ -104,6 +106,14 @@ impl BakeOptions {
     /// everywhere.
     pub fn with_stable_mtimes(mut self, on: bool) -> Self {
         self.stable_mtimes = on;
+        self
+    }
+
+    /// Let [`Baker::bake`](crate::Baker::bake) replace an output that is not its own:
+    /// a file, or a non-empty directory without the mark of an earlier bake
+    /// (`.ssibake/output`). Without it such an output is refused.
+    pub fn with_force(mut self, on: bool) -> Self {
+        self.force = on;
         self
     }
 

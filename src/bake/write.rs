@@ -372,6 +372,44 @@ pub(super) fn set_mtime(target: &Path, mtime: i64) -> io::Result<()> {
     filetime::set_file_mtime(target, filetime::FileTime::from_unix_time(mtime, 0))
 }
 
+/// The mark a bake leaves in its output, so a later bake knows the directory is its
+/// own to replace (`.ssibake/` is never baked, copied or compared).
+pub(super) const MARKER: &str = ".ssibake/output";
+
+/// Leaves the mark in a staging tree.
+pub(super) fn write_marker(staging: &Path) -> io::Result<()> {
+    let marker = staging.join(MARKER);
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(
+        marker,
+        "This directory is written by ssibake: every bake replaces all of it.\n",
+    )
+}
+
+/// Why `out` is not ssibake's to replace: a file, or a non-empty directory without
+/// the mark of an earlier bake.
+pub(super) fn foreign_output(out: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(out).ok()?;
+    if !meta.is_dir() {
+        return Some(format!(
+            "`{}` exists and is not a directory: a bake would replace it",
+            out.display()
+        ));
+    }
+    if out.join(MARKER).is_file() {
+        return None;
+    }
+    let mut entries = std::fs::read_dir(out).ok()?;
+    entries.next().is_some().then(|| {
+        format!(
+            "`{}` is not empty and was not written by ssibake: a bake replaces everything in it",
+            out.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

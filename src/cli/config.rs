@@ -65,15 +65,123 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
         };
-        toml::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("`{}`: {e}", path.display()))
+        let config: Config =
+            toml::from_str(&text).map_err(|e| format!("`{}`: {e}", path.display()))?;
+        config
+            .confine()
+            .map_err(|e| format!("`{}`: {e}", path.display()))?;
+        Ok(Some(config))
     }
+
+    /// The file is part of the site, so anyone who can push can edit it, and the hook
+    /// may run as root: the paths it names may not leave the site's own places.
+    /// `out` is inside the root or one directory beside it (`../dist`), never the
+    /// root's parent or above; `manifest` is inside the root or inside `out`. Other
+    /// places can be given on the command line only.
+    fn confine(&self) -> Result<(), String> {
+        let out = match &self.out {
+            Some(out) => {
+                let n = lexical(out).ok_or_else(|| {
+                    format!(
+                        "`out = {:?}` must be a relative path inside the site or beside it (`../dist`); \
+                         give other places with --out",
+                        out.display()
+                    )
+                })?;
+                let ups = n.iter().take_while(|c| *c == "..").count();
+                // `../.ssh` would put the site's files among the deploy user's keys.
+                let hidden = n.iter().skip(ups).any(|c| c.starts_with('.'));
+                if ups > 1 || (ups == 1 && n.len() < 2) || hidden {
+                    return Err(format!(
+                        "`out = {:?}` leaves the site's parent directory, names it, or names a hidden \
+                         directory; it may be inside the site or one directory beside it (`../dist`); \
+                         give other places with --out",
+                        out.display()
+                    ));
+                }
+                Some(n)
+            }
+            None => None,
+        };
+        if let Some(manifest) = &self.manifest {
+            let n = lexical(manifest);
+            let inside_root = n
+                .as_ref()
+                .is_some_and(|n| n.first().is_some_and(|c| c != ".."));
+            let inside_out = match (&n, &out) {
+                (Some(n), Some(out)) => n.len() > out.len() && n.starts_with(out),
+                _ => false,
+            };
+            if !inside_root && !inside_out {
+                return Err(format!(
+                    "`manifest = {:?}` must be a relative path inside the site or inside `out`; \
+                     give other places with --manifest",
+                    manifest.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The components of a relative path with `.` dropped and `a/..` folded; `None` for an
+/// absolute path (or a Windows prefix). Leading `..` stay.
+fn lexical(path: &Path) -> Option<Vec<String>> {
+    use std::path::Component;
+    let mut out: Vec<String> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if out.last().is_some_and(|l| l != "..") {
+                    out.pop();
+                } else {
+                    out.push("..".into());
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: a pushed ssibake.toml must not make the hook write elsewhere.
+    #[test]
+    fn hostile_paths_are_refused() {
+        let check = |text: &str| toml::from_str::<Config>(text).unwrap().confine();
+        for ok in [
+            "out = \"../dist\"",
+            "out = \"dist\"",
+            "out = \"../public/html\"",
+            "out = \"./build/../dist\"",
+            "manifest = \"rev-manifest.json\"",
+            "out = \"../dist\"\nmanifest = \"../dist/rev-manifest.json\"",
+        ] {
+            assert!(check(ok).is_ok(), "{ok}: {:?}", check(ok));
+        }
+        for hostile in [
+            "out = \"/tmp/victim\"",
+            "out = \"..\"",
+            "out = \"../..\"",
+            "out = \"../../home\"",
+            "out = \"dist/../../..\"",
+            "out = \"../.ssh\"",
+            "out = \".git/hooks\"",
+            "manifest = \"/tmp/victim\"",
+            "manifest = \"../.bashrc\"",
+            "manifest = \"../../etc/cron.d/x\"",
+            "out = \"../dist\"\nmanifest = \"../dist\"",
+            "out = \"../dist\"\nmanifest = \"../other/x.json\"",
+        ] {
+            let e = check(hostile).unwrap_err();
+            assert!(e.contains("give other places with --"), "{hostile}: {e}");
+        }
+    }
 
     #[test]
     fn reads_every_key_and_refuses_unknown_ones() {

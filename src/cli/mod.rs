@@ -119,6 +119,11 @@ pub struct Args {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["in_place", "output"])]
     out: Option<PathBuf>,
 
+    /// Let --out replace what is not an earlier bake's output: a file, or a non-empty
+    /// directory without ssibake's mark (.ssibake/output).
+    #[arg(long)]
+    force: bool,
+
     /// Rewrite each FILE in place (atomically; a file without directives is left alone).
     #[arg(long, conflicts_with = "output")]
     in_place: bool,
@@ -537,7 +542,8 @@ fn run(args: Args) -> Exit {
     let stable_mtimes = args.stable_mtimes || config.stable_mtimes.unwrap_or(false);
     opts = opts
         .with_manifest(manifest.clone())
-        .with_stable_mtimes(stable_mtimes);
+        .with_stable_mtimes(stable_mtimes)
+        .with_force(args.force);
 
     if let Some(jobs) = args.jobs {
         let _ = rayon::ThreadPoolBuilder::new()

@@ -42,7 +42,7 @@ pub trait FileSystem: Send + Sync {
 
 /// Directories never baked or copied.
 pub(crate) fn is_ignored_dir(name: &[u8]) -> bool {
-    matches!(name, b".git" | b".hg" | b".svn") || name.starts_with(b".ssibake-")
+    matches!(name, b".git" | b".hg" | b".svn" | b".ssibake") || name.starts_with(b".ssibake-")
 }
 
 fn skipped(path: &SitePath, skip: &[SitePath]) -> bool {

@@ -192,8 +192,12 @@ pub fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The names of the files (not directories) under `dir`.
+/// The published files of a tree: ssibake's own mark (`.ssibake/`) left out.
 pub fn files(dir: &Path) -> Vec<String> {
-    contents(dir).into_keys().collect()
+    contents(dir)
+        .into_keys()
+        .filter(|k| !k.starts_with(".ssibake/"))
+        .collect()
 }
 
 /// Names in `dir` (one level) starting with `prefix`: leftovers of a bake.
