@@ -1364,3 +1364,69 @@ fn out_replaces_only_its_own_output() {
     );
     assert!(!tmp.path().join("precious/keys").exists());
 }
+
+/// Runs `cmd`, killing it (and failing) if it is still running after 30 s.
+fn run_bounded(cmd: &mut std::process::Command) -> std::process::Output {
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("ssibake hung for 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 13: a FIFO (or a symlink to one) inside the root used to hang the run for
+/// ever; a huge file was read whole before any limit applied.
+#[test]
+fn fifos_and_huge_files_are_refused_without_reading_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(&site, "a.shtml", "<!--#include virtual=\"/pipe.html\" -->");
+    write(&site, "b.shtml", "<!--#include virtual=\"/link.html\" -->");
+    write(&site, "c.shtml", "<!--#include virtual=\"/huge.html\" -->");
+    write(&site, "d.shtml", "<!--#fhash virtual=\"/pipe.html\" -->");
+    let fifo = std::ffi::CString::new(site.join("pipe.html").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("pipe.html", site.join("link.html")).unwrap();
+    let huge = fs::File::create(site.join("huge.html")).unwrap();
+    huge.set_len(300 << 20).unwrap(); // sparse: nothing is written
+    for (page, why) in [
+        ("a.shtml", "is not a regular file"),
+        ("b.shtml", "is not a regular file"),
+        ("c.shtml", "past the 256 MiB a file may have"),
+        ("d.shtml", "is not a regular file"),
+    ] {
+        let out =
+            run_bounded(ssibake(tmp.path()).args(["--root", "site", &format!("site/{page}")]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{page}: {stderr}");
+        assert!(stderr.contains(why), "{page}: {stderr}");
+    }
+    // A tree bake neither hangs on the FIFO nor publishes it.
+    let out = run_bounded(ssibake(tmp.path()).args([
+        "--root",
+        "site",
+        "--out",
+        "dist",
+        "--exclude",
+        "*.shtml",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!tmp.path().join("dist/pipe.html").exists());
+}

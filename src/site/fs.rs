@@ -40,6 +40,22 @@ pub trait FileSystem: Send + Sync {
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>>;
 }
 
+/// The largest file read (a page, an include, a hashed file): a page's output may not
+/// pass 256 MiB either.
+pub(crate) const MAX_FILE: u64 = 256 << 20;
+
+/// Opens `path` for reading with `O_NONBLOCK`, so a FIFO does not block the open.
+fn open_nonblocking(path: &Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    options.open(path)
+}
+
 /// Directories never baked or copied.
 pub(crate) fn is_ignored_dir(name: &[u8]) -> bool {
     matches!(name, b".git" | b".hg" | b".svn" | b".ssibake") || name.starts_with(b".ssibake-")
@@ -110,7 +126,38 @@ impl FileSystem for DiskFs {
     }
 
     fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
-        std::fs::read(self.confine(path)?)
+        use std::io::Read as _;
+        let real = self.confine(path)?;
+        // A FIFO would block the open itself, a device never end: open without
+        // blocking, look at what was opened, and read only a regular file, no larger
+        // than a page may be.
+        let mut file = open_nonblocking(&real)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other(format!(
+                "`{}` is not a regular file (a directory, FIFO, socket or device): \
+                 only regular files are read",
+                path.display()
+            )));
+        }
+        if meta.len() > MAX_FILE {
+            return Err(io::Error::other(format!(
+                "`{}` is {} MiB, past the {} MiB a file may have",
+                path.display(),
+                meta.len() >> 20,
+                MAX_FILE >> 20
+            )));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.by_ref().take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_FILE {
+            return Err(io::Error::other(format!(
+                "`{}` grew past the {} MiB a file may have while it was read",
+                path.display(),
+                MAX_FILE >> 20
+            )));
+        }
+        Ok(bytes)
     }
 
     fn mode(&self, path: &SitePath) -> io::Result<u32> {
