@@ -1430,3 +1430,34 @@ fn fifos_and_huge_files_are_refused_without_reading_them() {
     );
     assert!(!tmp.path().join("dist/pipe.html").exists());
 }
+
+/// Issue 13: diagnostics stay linear: a page with 100,000 errors shows the first 100
+/// and counts the rest; a huge line is shown around each error only.
+#[test]
+fn many_errors_are_capped_and_long_lines_clipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(&site, "many.shtml", "<!--#nosuch -->\n".repeat(100_000));
+    write(&site, "line.shtml", "<!--#nosuch -->".repeat(10_000));
+    let r = run_expect(
+        ssibake(tmp.path()).args(["--root", "site", "site/many.shtml"]),
+        1,
+    );
+    assert_eq!(r.stderr.matches(": error: unknown directive").count(), 100);
+    assert!(
+        r.stderr
+            .contains("... and 99900 more errors in many.shtml (only the first 100 are shown)"),
+        "{}",
+        &r.stderr[r.stderr.len().saturating_sub(300)..]
+    );
+    let r = run_expect(
+        ssibake(tmp.path()).args(["--root", "site", "site/line.shtml"]),
+        1,
+    );
+    let longest = r.stderr.lines().map(str::len).max().unwrap();
+    assert!(
+        longest < 300,
+        "a source line of {longest} bytes was printed"
+    );
+    assert!(r.stderr.contains("... and 9900 more errors"));
+}

@@ -74,7 +74,12 @@ impl Baker {
             meta.mtime,
         );
         if !outcome.diagnostics.is_empty() {
-            return Err(self.template_errors(&path, outcome.diagnostics, outcome.sources));
+            return Err(self.template_errors(
+                &path,
+                outcome.diagnostics,
+                outcome.more_diagnostics,
+                outcome.sources,
+            ));
         }
         let newest = outcome
             .inputs

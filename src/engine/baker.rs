@@ -364,11 +364,13 @@ impl Baker {
         &self,
         path: &SitePath,
         diagnostics: Vec<Diagnostic>,
+        more: usize,
         sources: Sources,
     ) -> Error {
         Error::Template(Box::new(TemplateErrors {
             page: path.display(),
             diagnostics,
+            more,
             sources,
             options: RenderOptions {
                 root: self.root.clone(),
@@ -394,7 +396,12 @@ impl Baker {
             meta.mtime,
         );
         if !outcome.diagnostics.is_empty() {
-            return Err(self.template_errors(&path, outcome.diagnostics, outcome.sources));
+            return Err(self.template_errors(
+                &path,
+                outcome.diagnostics,
+                outcome.more_diagnostics,
+                outcome.sources,
+            ));
         }
         let mut inputs = vec![(path.display(), meta.mtime)];
         inputs.extend(
@@ -417,11 +424,22 @@ impl TemplateErrors {
             color,
             ..self.options.clone()
         };
-        self.diagnostics
+        let mut text = self
+            .diagnostics
             .iter()
             .map(|d| d.render(&self.sources, &opts))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        if self.more > 0 {
+            text.push_str(&format!(
+                "\n... and {} more error{} in {} (only the first {} are shown)\n",
+                self.more,
+                if self.more == 1 { "" } else { "s" },
+                self.page,
+                self.diagnostics.len()
+            ));
+        }
+        text
     }
 
     /// One JSON object per line per diagnostic.

@@ -145,17 +145,38 @@ pub struct Diagnostic {
 /// The bytes of every template a rendering read, to show source lines.
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
-    files: HashMap<SitePath, Arc<[u8]>>,
+    files: HashMap<SitePath, Source>,
+}
+
+/// One file's bytes and, once a diagnostic needs it, its line index (built once, not
+/// once per diagnostic).
+#[derive(Clone, Debug)]
+struct Source {
+    bytes: Arc<[u8]>,
+    index: std::sync::OnceLock<Arc<LineIndex>>,
 }
 
 impl Sources {
     pub(crate) fn insert(&mut self, path: SitePath, bytes: Arc<[u8]>) {
-        self.files.insert(path, bytes);
+        self.files.insert(
+            path,
+            Source {
+                bytes,
+                index: std::sync::OnceLock::new(),
+            },
+        );
     }
 
     /// The bytes of `path`, if it was read.
     pub fn get(&self, path: &SitePath) -> Option<&[u8]> {
-        self.files.get(path).map(|b| &b[..])
+        self.files.get(path).map(|s| &s.bytes[..])
+    }
+
+    /// The bytes of `path` and its line index.
+    fn indexed(&self, path: &SitePath) -> Option<(&[u8], &LineIndex)> {
+        let s = self.files.get(path)?;
+        let index = s.index.get_or_init(|| Arc::new(LineIndex::new(&s.bytes)));
+        Some((&s.bytes[..], index))
     }
 }
 
@@ -191,8 +212,8 @@ fn sanitize(text: &str) -> String {
 impl Diagnostic {
     /// `path:line:col`, 1-based, for the primary location.
     pub fn position(&self, sources: &Sources) -> (usize, usize) {
-        match sources.get(&self.location.file) {
-            Some(src) => LineIndex::new(src).line_col(self.location.span.start),
+        match sources.indexed(&self.location.file) {
+            Some((_, index)) => index.line_col(self.location.span.start),
             None => (1, 1),
         }
     }
@@ -213,9 +234,12 @@ impl Diagnostic {
             "{bold}{path}:{line}:{col}: {red}error{reset}{bold}: {}{reset}",
             sanitize(&self.message)
         );
-        if let Some(src) = sources.get(&self.location.file) {
-            let index = LineIndex::new(src);
-            let range = index.line_range(src, line);
+        if let Some((src, index)) = sources.indexed(&self.location.file) {
+            let full = index.line_range(src, line);
+            // A long line is shown around the span only, so that a page of one huge
+            // line with many errors does not print that line once per error.
+            let start = self.location.span.start.clamp(full.start, full.end);
+            let range = clip(src, full.clone(), start, self.location.span.end);
             let text = String::from_utf8_lossy(&src[range.clone()]);
             let gutter = line.to_string().len();
             let pad = " ".repeat(gutter);
@@ -250,8 +274,8 @@ impl Diagnostic {
             }
             for from in &self.included_from {
                 let (l, c) = sources
-                    .get(&from.file)
-                    .map_or((1, 1), |s| LineIndex::new(s).line_col(from.span.start));
+                    .indexed(&from.file)
+                    .map_or((1, 1), |(_, i)| i.line_col(from.span.start));
                 let _ = writeln!(
                     out,
                     "{blue}{pad} = {reset}{bold}note{reset}: included from {}:{l}:{c}",
@@ -284,6 +308,28 @@ impl Diagnostic {
         out.push('}');
         out
     }
+}
+
+/// The part of `line` to show for a span starting at `start`: at most 80 bytes before
+/// it and 160 after, widened to UTF-8 character boundaries.
+fn clip(
+    src: &[u8],
+    line: std::ops::Range<usize>,
+    start: usize,
+    end: usize,
+) -> std::ops::Range<usize> {
+    const BEFORE: usize = 80;
+    const AFTER: usize = 160;
+    let is_boundary = |i: usize| i >= src.len() || (src[i] & 0xC0) != 0x80;
+    let mut from = start.saturating_sub(BEFORE).max(line.start);
+    while from > line.start && !is_boundary(from) {
+        from -= 1;
+    }
+    let mut to = end.max(start + 1).saturating_add(AFTER).min(line.end);
+    while to < line.end && !is_boundary(to) {
+        to += 1;
+    }
+    from..to.max(from)
 }
 
 /// A JSON string literal.

@@ -33,6 +33,8 @@ pub enum Error {
 pub struct TemplateErrors {
     pub(crate) page: String,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Errors past the per-page cap, counted only.
+    pub(crate) more: usize,
     pub(crate) sources: Sources,
     pub(crate) options: RenderOptions,
 }
@@ -40,7 +42,7 @@ pub struct TemplateErrors {
 impl std::fmt::Display for TemplateErrors {
     /// The one-line form for logs: "3 errors in index.shtml (first: ...)".
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.diagnostics.len();
+        let n = self.diagnostics.len() + self.more;
         write!(
             f,
             "{n} error{} in {}",

@@ -16,7 +16,9 @@ use ssibake_grammar::{Arg, Directive, Node, Span};
 use crate::engine::condition;
 use crate::engine::diag::{Code, Diagnostic, Location, Sources};
 use crate::engine::expr::{self, Backrefs, Vars};
-use crate::engine::limits::{c_string, MAX_DEPTH, MAX_DIRECTIVES, MAX_OUTPUT, MAX_VALUE};
+use crate::engine::limits::{
+    c_string, MAX_DEPTH, MAX_DIAGNOSTICS, MAX_DIRECTIVES, MAX_OUTPUT, MAX_VALUE,
+};
 use crate::engine::lint;
 use crate::engine::subst::substitute;
 use crate::engine::templates::{Cache, Parsed};
@@ -81,6 +83,8 @@ pub(crate) struct Server {
 pub(crate) struct Outcome {
     pub(crate) output: Vec<u8>,
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Errors past [`MAX_DIAGNOSTICS`], counted but not kept.
+    pub(crate) more_diagnostics: usize,
     pub(crate) sources: Sources,
     /// Every file the page included or stat'ed, with its metadata, in order of use.
     pub(crate) inputs: Vec<(SitePath, Metadata)>,
@@ -103,6 +107,7 @@ pub(crate) struct Rendering<'s> {
     request_uri: Vec<u8>,
     out: Vec<u8>,
     diagnostics: Vec<Diagnostic>,
+    more_diagnostics: usize,
     seen: HashSet<(SitePath, usize, Code)>,
     sources: Sources,
     cache: &'s Cache,
@@ -323,6 +328,7 @@ impl<'s> Rendering<'s> {
             request_uri: Vec::new(),
             out: Vec::with_capacity(page.source.len() + page.source.len() / 8),
             diagnostics: Vec::new(),
+            more_diagnostics: 0,
             seen: HashSet::new(),
             sources: Sources::default(),
             cache,
@@ -417,6 +423,7 @@ impl<'s> Rendering<'s> {
         Outcome {
             output: r.out,
             diagnostics: r.diagnostics,
+            more_diagnostics: r.more_diagnostics,
             sources: r.sources,
             inputs: r.inputs,
             includes: r.includes,
@@ -560,6 +567,11 @@ impl<'s> Rendering<'s> {
             return;
         }
         if !self.seen.insert((file.clone(), span.start, code)) {
+            return;
+        }
+        if self.diagnostics.len() >= MAX_DIAGNOSTICS {
+            // Time and memory stay linear however many errors a page has.
+            self.more_diagnostics += 1;
             return;
         }
         let d = self.diagnostic(file, span, code, message, help);

@@ -12,6 +12,8 @@ pub(crate) const MAX_DEPTH: usize = 10;
 pub(crate) const MAX_DIRECTIVES: usize = 1_000_000;
 /// Bytes of one rendered page.
 pub(crate) const MAX_OUTPUT: usize = 256 << 20;
+/// Diagnostics kept for one page; the rest are counted ("... and 9,900 more").
+pub(crate) const MAX_DIAGNOSTICS: usize = 100;
 /// Bytes of one variable's value (or any substituted attribute value).
 pub(crate) const MAX_VALUE: usize = 16 << 20;
 

@@ -105,8 +105,16 @@ fn distance(a: &str, b: &str) -> usize {
 
 /// The closest candidate within a third of the word's length (at least one edit).
 fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
+    let len = word.chars().count();
+    // No directive or attribute name is this long: nothing is near it (and a page of
+    // 100,000 unknown directives must not spend its time here).
+    if len > 32 {
+        return None;
+    }
+    let limit = (len / 3).max(1);
     candidates
+        // The length difference is a lower bound of the distance.
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -115,12 +123,26 @@ fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
 
 /// "did you mean `#flastmod`?" for an unknown directive name.
 pub(crate) fn suggest_directive(name: &[u8]) -> Option<String> {
-    let name = text(name);
-    nearest(
-        &name,
+    thread_local! {
+        // The last answer: a page repeats the same mistake (a thousand `#nosuch`).
+        static LAST: std::cell::RefCell<Option<(Vec<u8>, Option<String>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    if let Some(hit) = LAST.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+    }) {
+        return hit;
+    }
+    let answer = nearest(
+        &text(name),
         ELEMENTS.iter().map(|(n, _)| *n).filter(|n| *n != "exec"),
     )
-    .map(|n| format!("did you mean `#{n}`?"))
+    .map(|n| format!("did you mean `#{n}`?"));
+    LAST.with(|l| *l.borrow_mut() = Some((name.to_vec(), answer.clone())));
+    answer
 }
 
 /// "did you mean `virtual`?" for an unknown attribute of `directive`.
