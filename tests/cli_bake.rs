@@ -1461,3 +1461,67 @@ fn many_errors_are_capped_and_long_lines_clipped() {
     );
     assert!(r.stderr.contains("... and 9900 more errors"));
 }
+
+/// Issue 13: what killed runs leave (staging trees, temporary files) is removed by the
+/// next run and never published.
+#[test]
+fn leftovers_of_killed_runs_are_removed_and_never_published() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(&site, "index.shtml", "<p>page</p>\n");
+    write(&site, ".ssibake-Ab12Cd", "half a page");
+    write(
+        tmp.path(),
+        ".ssibake-staging-XyZ123/index.html",
+        "old staging",
+    );
+    write(
+        tmp.path(),
+        ".ssibake-staging-XyZ123.old/index.html",
+        "old swap",
+    );
+    write(tmp.path(), ".ssibake-Qw34Er", "half a file");
+    bake(tmp.path(), &["--root", "site", "--out", "dist"]);
+    assert_eq!(leftovers(tmp.path(), ".ssibake-"), Vec::<String>::new());
+    assert_eq!(files(&tmp.path().join("dist")), ["index.html"]);
+}
+
+/// Issue 11: `--tz ZONE` beside `TZ` (and winning over it); an empty
+/// SOURCE_DATE_EPOCH is unset, as most tools read it.
+#[test]
+fn tz_flag_and_empty_source_date_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(
+        &site,
+        "a.shtml",
+        "<!--#config timefmt=\"%H %Z\" --><!--#echo var=\"DATE_LOCAL\" -->",
+    );
+    let r = run_expect(
+        ssibake(tmp.path())
+            .env("SOURCE_DATE_EPOCH", "0")
+            .env("TZ", "UTC")
+            .args(["--root", "site", "--tz", "Asia/Seoul", "site/a.shtml"]),
+        0,
+    );
+    assert_eq!(r.stdout_text(), "09 KST");
+    run_expect(
+        ssibake(tmp.path())
+            .env("SOURCE_DATE_EPOCH", "")
+            .args(["--root", "site", "site/a.shtml"]),
+        0,
+    );
+    let r = run_expect(
+        ssibake(tmp.path()).env("SOURCE_DATE_EPOCH", "soon").args([
+            "--root",
+            "site",
+            "site/a.shtml",
+        ]),
+        2,
+    );
+    assert!(
+        r.stderr.contains("SOURCE_DATE_EPOCH is not a number"),
+        "{}",
+        r.stderr
+    );
+}

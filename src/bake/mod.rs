@@ -43,8 +43,9 @@ use render::Baked;
 use render::Stamps;
 use report::io_err;
 use write::{
-    absolute, create_dirs, foreign_output, lock_dir, replace_file, set_mtime, staging_dir,
-    swap_into_place, write_marker, write_revved_in_place, CheckSink, DirSink, MemorySink, Sink,
+    absolute, create_dirs, foreign_output, lock_dir, remove_leftovers, replace_file, set_mtime,
+    staging_dir, swap_into_place, write_marker, write_revved_in_place, CheckSink, DirSink,
+    MemorySink, Sink,
 };
 
 impl Baker {
@@ -206,7 +207,10 @@ impl Baker {
         }
         let parent = out_abs.parent().unwrap_or(Path::new("/")).to_path_buf();
         create_dirs(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
-        let _lock = lock_dir(&parent);
+        let lock = lock_dir(&parent);
+        if lock.is_some() {
+            remove_leftovers(&parent);
+        }
         let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
         let items = self.plan(opts, &skip)?;
         check_collisions(&items, opts)?;

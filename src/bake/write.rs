@@ -76,6 +76,31 @@ pub(super) fn lock_dir(dir: &Path) -> Option<std::fs::File> {
     Some(f)
 }
 
+/// Removes what killed runs left in `dir`: staging trees (`.ssibake-staging-*`, and
+/// their `.old` half of a fallback swap) and temporary files (`.ssibake-*`). Called
+/// only while holding [`lock_dir`]'s lock on `dir`: runs into the same place take
+/// turns under it, so nothing of that shape there belongs to a live run.
+pub(super) fn remove_leftovers(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().starts_with(b".ssibake-") {
+            continue;
+        }
+        let path = entry.path();
+        let gone = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) => Err(e),
+        };
+        removed += usize::from(gone.is_ok());
+    }
+    removed
+}
+
 /// Puts the finished `staging` tree at `out`. With an existing `out` the two
 /// directories are exchanged in one atomic `renameat2(RENAME_EXCHANGE)` where the
 /// file system supports it, so a server never sees a missing or half-built tree;

@@ -159,6 +159,11 @@ pub struct Args {
     #[arg(long)]
     explain: bool,
 
+    /// The local time zone for dates, as TZ would give it (`America/New_York`,
+    /// `KST-9`); it wins over TZ [default: TZ, else UTC].
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+
     /// The host name pages are served as: SERVER_NAME (ServerName).
     #[arg(long, value_name = "NAME")]
     server_name: Option<String>,
@@ -391,12 +396,15 @@ fn run(args: Args) -> Exit {
         Err(e) => return usage(e),
     };
 
-    let zone = match Zone::from_tz(std::env::var("TZ").ok().as_deref()) {
+    let tz = args.tz.clone().or_else(|| std::env::var("TZ").ok());
+    let zone = match Zone::from_tz(tz.as_deref()) {
         Ok(z) => z,
         Err(e) => return usage(e),
     };
     let on_error = args.on_error.or(config.on_error).unwrap_or(OnError::Fail);
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        // Empty means unset, as most tools read it.
+        Ok(sde) if sde.trim().is_empty() => None,
         Ok(sde) => match sde.trim().parse::<i64>() {
             Ok(t) => Some(t),
             Err(_) => {

@@ -227,7 +227,13 @@ impl FileSystem for DiskFs {
             let ft = entry.file_type();
             let is_file = ft.is_file()
                 || (ft.is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
-            if is_file {
+            // A temporary file of a killed run (`.ssibake-XXXXXX`) is never published.
+            if is_file
+                && !entry
+                    .file_name()
+                    .as_encoded_bytes()
+                    .starts_with(b".ssibake-")
+            {
                 out.push(path);
             }
         }
