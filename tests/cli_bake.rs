@@ -1525,3 +1525,54 @@ fn tz_flag_and_empty_source_date_epoch() {
         r.stderr
     );
 }
+
+/// Issue 10: a symlink inside the root that leads out of it (`uploads ->
+/// /srv/shared/uploads`) used to stop the bake (a file) or vanish from the output (a
+/// directory). It is published as the same symlink; reading through it from a
+/// directive stays refused.
+#[test]
+fn symlinks_out_of_the_root_are_published_as_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let shared = tmp.path().join("shared");
+    write(&shared, "uploads/photo.jpg", "JPEG");
+    write(&shared, "secret.txt", "do not include me");
+    write(&site, "index.shtml", "<p>home</p>\n");
+    std::os::unix::fs::symlink(shared.join("uploads"), site.join("uploads")).unwrap();
+    std::os::unix::fs::symlink(shared.join("secret.txt"), site.join("notes.txt")).unwrap();
+    bake(tmp.path(), &["--root", "site", "--out", "dist"]);
+    let dist = tmp.path().join("dist");
+    assert_eq!(
+        fs::read_link(dist.join("uploads")).unwrap(),
+        shared.join("uploads")
+    );
+    assert_eq!(
+        fs::read_link(dist.join("notes.txt")).unwrap(),
+        shared.join("secret.txt")
+    );
+    assert_eq!(
+        fs::read_to_string(dist.join("index.html")).unwrap(),
+        "<p>home</p>\n"
+    );
+    // The same output again is no difference.
+    run_expect(
+        ssibake(tmp.path()).args(["--root", "site", "--out", "dist", "--check"]),
+        0,
+    );
+    // A directive still cannot read through the link.
+    write(
+        &site,
+        "leak.shtml",
+        "<!--#include virtual=\"/notes.txt\" -->",
+    );
+    let r = run_expect(
+        ssibake(tmp.path()).args(["--root", "site", "site/leak.shtml"]),
+        1,
+    );
+    assert!(!r.stdout_text().contains("do not include me"));
+    assert!(
+        r.stderr.contains("outside") || r.stderr.contains("leaves"),
+        "{}",
+        r.stderr
+    );
+}

@@ -120,7 +120,7 @@ impl Baker {
                     }
                     Some(())
                 }
-                Item::Asset(_) => None,
+                Item::Asset(_) | Item::Link { .. } => None,
             })
             .count();
         let copied = items
@@ -132,6 +132,15 @@ impl Baker {
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .push(io_err(&self.root.join(path.to_path()), e));
+                    }
+                    Some(())
+                }
+                Item::Link { path, target } => {
+                    if let Err(e) = sink.link(path, target) {
+                        io_failures
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(io_err(&path.to_path(), e));
                     }
                     Some(())
                 }

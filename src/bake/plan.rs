@@ -11,8 +11,17 @@ use crate::site::resolve::SitePath;
 
 /// Where the output of one input goes.
 pub(super) enum Item {
-    Page { input: SitePath, output: SitePath },
+    Page {
+        input: SitePath,
+        output: SitePath,
+    },
     Asset(SitePath),
+    /// A symlink inside the root that leads out of it: published as the same
+    /// symlink, never read through.
+    Link {
+        path: SitePath,
+        target: std::path::PathBuf,
+    },
 }
 
 impl Baker {
@@ -26,11 +35,16 @@ impl Baker {
             .then(|| globset(&opts.pages))
             .transpose()?;
         let exclude = globset(&opts.exclude)?;
-        let files = self
+        let (files, links) = self
             .fs
-            .list(skip)
+            .list_with_links(skip)
             .map_err(|e| BakeError::Other(io_err(&self.root, e)))?;
-        let mut items = Vec::with_capacity(files.len());
+        let mut items = Vec::with_capacity(files.len() + links.len());
+        for (path, target) in links {
+            if !exclude.is_match(path.display()) {
+                items.push(Item::Link { path, target });
+            }
+        }
         for path in files {
             let text = path.display();
             if exclude.is_match(&text) || text == "ssibake.toml" {
@@ -81,6 +95,7 @@ pub(super) fn check_collisions(items: &[Item], opts: &BakeOptions) -> Result<(),
         let (output, source) = match item {
             Item::Page { input, output } => (output, format!("`{}` (baked)", input.display())),
             Item::Asset(p) => (p, format!("`{}` (copied)", p.display())),
+            Item::Link { path, .. } => (path, format!("`{}` (a symlink)", path.display())),
         };
         if let Some(first) = sources.get(output) {
             clashes.push(format!(

@@ -37,6 +37,11 @@ impl Baker {
                 let path = match item {
                     Item::Page { input, .. } => input,
                     Item::Asset(p) => p,
+                    // What is published is the link itself.
+                    Item::Link { path, target } => {
+                        let target = target.as_os_str().as_encoded_bytes();
+                        return Ok((path.display(), Sha256::hash(target)));
+                    }
                 };
                 let bytes = self
                     .fs

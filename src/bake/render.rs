@@ -121,7 +121,7 @@ impl Baker {
                 .fs
                 .read(input)
                 .is_ok_and(|b| memchr::memmem::find(&b, b"BUILD_").is_some()),
-            Item::Asset(_) => false,
+            Item::Asset(_) | Item::Link { .. } => false,
         })
     }
 

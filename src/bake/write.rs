@@ -28,6 +28,10 @@ pub(super) trait Sink: Sync {
     fn set_mtime(&self, _path: &SitePath, _mtime: i64) -> io::Result<()> {
         Ok(())
     }
+    /// A symlink that leads out of the root, published as the same symlink.
+    fn link(&self, _path: &SitePath, _target: &Path) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The revved copy of `file` beside it, unless a file of that name and size is
@@ -213,6 +217,19 @@ impl Sink for DirSink {
     fn asset(&self, baker: &Baker, path: &SitePath) -> io::Result<()> {
         self.link_or_copy(baker, path, path)
     }
+
+    fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {
+        let link = self.target(path)?;
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(target, link)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (link, target);
+            Err(io::Error::other("symlinks are published on Unix only"))
+        }
+    }
 }
 
 impl DirSink {
@@ -310,6 +327,25 @@ impl Sink for CheckSink {
     fn asset(&self, baker: &Baker, path: &SitePath) -> io::Result<()> {
         let bytes = baker.fs.read(path)?;
         self.compare(path, &bytes);
+        Ok(())
+    }
+
+    fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {
+        let name = path.display();
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.clone());
+        let existing = std::fs::read_link(self.out.join(path.to_path()));
+        if existing.as_deref().ok() != Some(target) {
+            self.diffs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Difference {
+                    path: name,
+                    diff: format!("a symlink to `{}` in the fresh bake", target.display()),
+                });
+        }
         Ok(())
     }
 

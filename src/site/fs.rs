@@ -18,6 +18,10 @@ pub struct Metadata {
     pub is_dir: bool,
 }
 
+/// The files under a root, and the symlinks in it that lead out of it with their
+/// targets (see [`FileSystem::list_with_links`]).
+pub type Listing = (Vec<SitePath>, Vec<(SitePath, PathBuf)>);
+
 /// Read access to a document root. Paths are [`SitePath`]s: already normalised,
 /// relative to the root, never containing `..`.
 pub trait FileSystem: Send + Sync {
@@ -38,6 +42,13 @@ pub trait FileSystem: Send + Sync {
     /// (`.git`, `.hg`, `.svn`), ssibake's own staging directories and the
     /// directories in `skip`.
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>>;
+
+    /// Like [`list`](Self::list), and also the symlinks inside the root that lead out
+    /// of it, with their targets as written (`uploads -> /srv/shared/uploads`). A
+    /// bake publishes those as symlinks; nothing is ever read through them.
+    fn list_with_links(&self, skip: &[SitePath]) -> io::Result<Listing> {
+        Ok((self.list(skip)?, Vec::new()))
+    }
 }
 
 /// The largest file read (a page, an include, a hashed file): a page's output may not
@@ -178,28 +189,21 @@ impl FileSystem for DiskFs {
     }
 
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {
+        Ok(self.list_with_links(skip)?.0)
+    }
+
+    fn list_with_links(&self, skip: &[SitePath]) -> io::Result<Listing> {
         let mut out = Vec::new();
+        let mut links = Vec::new();
         // Symlinked directories are followed, as Apache follows them (FollowSymLinks):
-        // their pages are pages at the link's URL. One that leads out of the root is
-        // not entered, and a loop is not followed round.
-        let root = self.root.clone();
-        let walker = walkdir::WalkDir::new(&self.root)
+        // their pages are pages at the link's URL. A symlink that leads out of the
+        // root is not entered or read: it is reported, to be published as a symlink.
+        // A loop is not followed round.
+        let mut walker = walkdir::WalkDir::new(&self.root)
             .follow_links(true)
             .sort_by_file_name()
-            .into_iter()
-            .filter_entry(move |e| {
-                if e.depth() == 0 {
-                    return true;
-                }
-                let name = e.file_name().as_encoded_bytes();
-                if e.file_type().is_dir() && is_ignored_dir(name) {
-                    return false;
-                }
-                !(e.path_is_symlink()
-                    && e.file_type().is_dir()
-                    && !e.path().canonicalize().is_ok_and(|c| c.starts_with(&root)))
-            });
-        for entry in walker {
+            .into_iter();
+        while let Some(entry) = walker.next() {
             let entry = match entry {
                 Ok(e) => e,
                 // A loop, or a symlink to nothing: nothing to bake there.
@@ -215,6 +219,12 @@ impl FileSystem for DiskFs {
             if entry.depth() == 0 {
                 continue;
             }
+            let ft = entry.file_type();
+            let name = entry.file_name().as_encoded_bytes();
+            if ft.is_dir() && is_ignored_dir(name) {
+                walker.skip_current_dir();
+                continue;
+            }
             let rel = entry
                 .path()
                 .strip_prefix(&self.root)
@@ -222,22 +232,31 @@ impl FileSystem for DiskFs {
             let path = SitePath::from_relative(rel.as_os_str().as_encoded_bytes())
                 .map_err(io::Error::other)?;
             if skipped(&path, skip) {
+                if ft.is_dir() {
+                    walker.skip_current_dir();
+                }
                 continue;
             }
-            let ft = entry.file_type();
-            let is_file = ft.is_file()
-                || (ft.is_symlink() && std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()));
-            // A temporary file of a killed run (`.ssibake-XXXXXX`) is never published.
-            if is_file
+            if entry.path_is_symlink()
                 && !entry
-                    .file_name()
-                    .as_encoded_bytes()
-                    .starts_with(b".ssibake-")
+                    .path()
+                    .canonicalize()
+                    .is_ok_and(|c| c.starts_with(&self.root))
             {
+                if ft.is_dir() {
+                    walker.skip_current_dir();
+                }
+                if let Ok(target) = std::fs::read_link(entry.path()) {
+                    links.push((path, target));
+                }
+                continue;
+            }
+            // A temporary file of a killed run (`.ssibake-XXXXXX`) is never published.
+            if ft.is_file() && !name.starts_with(b".ssibake-") {
                 out.push(path);
             }
         }
-        Ok(out)
+        Ok((out, links))
     }
 }
 
