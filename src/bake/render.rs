@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
-use crate::engine::eval::Rendering;
 use crate::engine::templates::Cache;
 use crate::engine::templates::Parsed;
 use crate::format::timefmt::rfc3339;
@@ -65,22 +64,7 @@ impl Baker {
         parsed: Arc<Parsed>,
         meta: Metadata,
     ) -> Result<Baked, Error> {
-        let outcome = Rendering::render(
-            &self.settings,
-            &*self.fs,
-            cache,
-            path.clone(),
-            parsed,
-            meta.mtime,
-        );
-        if !outcome.diagnostics.is_empty() {
-            return Err(self.template_errors(
-                &path,
-                outcome.diagnostics,
-                outcome.more_diagnostics,
-                outcome.sources,
-            ));
-        }
+        let outcome = self.outcome(cache, &path, parsed, meta)?;
         let newest = outcome
             .inputs
             .iter()

@@ -8,7 +8,7 @@ use std::io;
 
 use crate::engine::diag::{Diagnostic, RenderOptions, Sources};
 use crate::engine::errors::{Error, TemplateErrors};
-use crate::engine::eval::{OnError, Rendering, Server, Settings};
+use crate::engine::eval::{OnError, Outcome, Rendering, Server, Settings};
 use crate::engine::templates::{Cache, Parsed};
 use crate::format::timefmt::Zone;
 use crate::site::config::{Override, SiteConfig};
@@ -379,14 +379,14 @@ impl Baker {
         }))
     }
 
-    /// Renders an already parsed page, reading includes through `cache`.
-    pub(crate) fn render_parsed(
+    /// Renders a parsed page: its outcome, or its template errors.
+    pub(crate) fn outcome(
         &self,
         cache: &Cache,
-        path: SitePath,
+        path: &SitePath,
         parsed: Arc<Parsed>,
         meta: Metadata,
-    ) -> Result<Rendered, Error> {
+    ) -> Result<Outcome, Error> {
         let outcome = Rendering::render(
             &self.settings,
             &*self.fs,
@@ -397,12 +397,24 @@ impl Baker {
         );
         if !outcome.diagnostics.is_empty() {
             return Err(self.template_errors(
-                &path,
+                path,
                 outcome.diagnostics,
                 outcome.more_diagnostics,
                 outcome.sources,
             ));
         }
+        Ok(outcome)
+    }
+
+    /// Renders an already parsed page, reading includes through `cache`.
+    pub(crate) fn render_parsed(
+        &self,
+        cache: &Cache,
+        path: SitePath,
+        parsed: Arc<Parsed>,
+        meta: Metadata,
+    ) -> Result<Rendered, Error> {
+        let outcome = self.outcome(cache, &path, parsed, meta)?;
         let mut inputs = vec![(path.display(), meta.mtime)];
         inputs.extend(
             outcome

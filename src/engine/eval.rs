@@ -1494,24 +1494,10 @@ impl<'s> Rendering<'s> {
         let value = arg.value.as_ref().expect("checked by expr_arg");
         let source = c_string(&value.node);
         let legacy = doc.legacy_expr;
-        let refs = &mut doc.refs;
-        let mut vars = DocVars {
-            table: &mut self.vars,
-            settings: self.settings,
-            top_mtime: self.top_mtime,
-            timefmt: &doc.timefmt,
-            here: Here {
-                fs: self.fs,
-                cache: self.cache,
-                path: &doc.path,
-                url: doc.url.as_deref(),
-                query: &doc.query,
-                mtime: doc.mtime,
-                subreq: doc.depth > 0,
-                request_uri: &self.request_uri,
-            },
-        };
-        let result = condition::evaluate(source, legacy, &mut vars, refs);
+        // The captures are the document's; lent out while its variables are read.
+        let mut refs = std::mem::take(&mut doc.refs);
+        let result = condition::evaluate(source, legacy, &mut self.vars(doc), &mut refs);
+        doc.refs = refs;
         match result {
             Ok(b) => Ok(b),
             Err(e) => {
