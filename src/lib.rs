@@ -59,7 +59,7 @@ mod site;
 #[cfg(feature = "bake")]
 pub use bake::client;
 #[cfg(feature = "bake")]
-pub use bake::{BakeError, BakeOptions, BakeReport, BakedFile, Difference};
+pub use bake::{BakeError, BakeOptions, BakeReport, BakedFile, Difference, PageDeps};
 pub use engine::baker::{Baker, BakerBuilder, Rendered};
 pub use engine::diag::{Code, Diagnostic, Location, RenderOptions, Sources};
 pub use engine::errors::{Error, TemplateErrors};

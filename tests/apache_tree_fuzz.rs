@@ -1068,6 +1068,8 @@ fn bake(root: &Path, out: &Path) -> Bake {
         .arg("--on-error")
         .arg("errmsg")
         .arg("--keep-ext")
+        // Apache serves every file: partials too.
+        .arg("--publish-partials")
         .arg("--quiet")
         .arg("--jobs")
         .arg("1")

@@ -88,17 +88,13 @@ fn tree_bake_renders_pages_and_links_assets_with_their_times() {
             "css/app.css",
             "img/logo.png",
             "includes/footer.html",
-            "includes/header.html",
             "index.html",
         ],
-        "pages renamed to .html, every other file copied, .git left out"
+        "pages renamed to .html, every other file copied, .git left out, the partial \
+         includes/header.shtml (included by index.shtml) not published"
     );
     assert_eq!(read_text(&dist.join("index.html")), INDEX_BAKED);
     assert_eq!(read_text(&dist.join("blog/post.html")), "<p>post</p>\n");
-    assert_eq!(
-        read_text(&dist.join("includes/header.html")),
-        "<h1>Example</h1>\n"
-    );
     assert_eq!(read(&dist.join("img/logo.png")), LOGO);
     assert!(!dist.join(".git").exists(), ".git must not be published");
 
@@ -131,7 +127,8 @@ fn tree_bake_renders_pages_and_links_assets_with_their_times() {
     assert_eq!(summary.len(), 1, "one summary line: {}", r.stderr);
     assert_summary(
         summary[0],
-        "baked 3 pages (2 includes, 1 file stamped), copied 3 files, 0 errors in ",
+        "baked 2 pages (2 includes, 1 file stamped), 1 partial, copied 3 files, 0 errors, \
+         0 warnings in ",
         "",
     );
     assert!(r.stdout.is_empty(), "a tree bake prints nothing on stdout");
@@ -318,7 +315,6 @@ fn output_inside_the_root_does_not_bake_itself() {
         "css/app.css",
         "img/logo.png",
         "includes/footer.html",
-        "includes/header.html",
         "index.html",
     ];
     for round in 0..3 {
@@ -425,7 +421,8 @@ fn one_bad_page_among_many_leaves_the_output_untouched() {
     let summary = summary_lines(&r.stderr);
     assert_eq!(summary.len(), 1, "{}", r.stderr);
     assert!(
-        summary[0].contains(", 3 errors in ") && summary[0].ends_with("(nothing was written)"),
+        summary[0].contains(", 3 errors, 0 warnings in ")
+            && summary[0].ends_with("(nothing was written)"),
         "{}",
         summary[0]
     );
@@ -523,7 +520,7 @@ fn in_place_rewrites_atomically_keeps_mode_and_skips_plain_files() {
     assert_summary(
         summary[0],
         "baked 2 pages (1 include, 1 file stamped), left 1 without directives unchanged, \
-         copied 0 files, 0 errors in ",
+         copied 0 files, 0 errors, 0 warnings in ",
         "",
     );
 }
@@ -610,7 +607,8 @@ fn check_compares_a_tree_and_prints_unified_diffs() {
     assert_eq!(summary.len(), 1, "{}", same.stderr);
     assert_summary(
         summary[0],
-        "checked: baked 4 pages (2 includes, 1 file stamped), copied 3 files, 0 errors in ",
+        "checked: baked 3 pages (2 includes, 1 file stamped), 1 partial, copied 3 files, \
+         0 errors, 0 warnings in ",
         "; 0 files differ",
     );
 

@@ -16,36 +16,35 @@ pub mod client;
 mod options;
 mod plan;
 mod publish;
+mod record;
 mod render;
 mod report;
+mod run;
 mod write;
 
 use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
-
-use rayon::prelude::*;
 
 pub use options::BakeOptions;
+pub use record::PageDeps;
 pub use report::{BakeError, BakeReport, BakedFile, Difference};
 #[cfg(feature = "cli")]
 pub(crate) use write::{unified_diff, write_atomically};
 
 use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
-use crate::engine::templates::Cache;
 use crate::site::resolve::SitePath;
 use plan::{check_collisions, Item};
-use render::Baked;
-use render::Stamps;
+use record::Previous;
 use report::io_err;
+use run::Ran;
 use write::{
-    absolute, create_dirs, foreign_output, lock_dir, remove_leftovers, replace_file, set_mtime,
-    staging_dir, swap_into_place, write_marker, write_revved_in_place, CheckSink, DirSink,
-    MemorySink, Sink,
+    absolute, create_dirs, foreign_output, holds, keep_revved, lock_dir, prune_revved_in_place,
+    read_previous, remove_leftovers, removed_files, replace_file, set_mtime, staging_dir,
+    swap_into_place, write_if_changed, write_marker, write_revved_in_place, CheckSink, DirSink,
+    InPlaceSink, MemorySink, Sink,
 };
 
 impl Baker {
@@ -58,132 +57,6 @@ impl Baker {
             .count())
     }
 
-    /// Renders every page into `sink` and copies every asset; all-or-nothing is
-    /// the caller's business (the sink writes to staging).
-    fn run(
-        &self,
-        opts: &BakeOptions,
-        items: &[Item],
-        sink: &dyn Sink,
-    ) -> Result<(BakeReport, Stamps, Cache), BakeError> {
-        let start = Instant::now();
-        let build_id = if self.needs_build_id(opts, items) {
-            Some(match &opts.build_id {
-                Some(id) => id.clone(),
-                None => self.compute_build_id(items)?,
-            })
-        } else {
-            None
-        };
-        let baker = self.with_build(&build_id);
-        let cache = self.cache();
-        let includes = AtomicUsize::new(0);
-        let stamped = Mutex::new(Stamps::default());
-        let failures = Mutex::new(Vec::new());
-        let io_failures = Mutex::new(Vec::new());
-        let pages = items
-            .par_iter()
-            .filter_map(|item| match item {
-                Item::Page { input, output } => {
-                    let result = baker.bake_page(&cache, input);
-                    if let Some(p) = &opts.progress {
-                        p();
-                    }
-                    match result {
-                        Ok(baked) => {
-                            includes.fetch_add(baked.includes, Ordering::Relaxed);
-                            stamped
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .add(&baked);
-                            let written = sink.page(output, &baked.bytes).and_then(|()| {
-                                if opts.stable_mtimes {
-                                    sink.set_mtime(output, baked.newest)
-                                } else {
-                                    Ok(())
-                                }
-                            });
-                            if let Err(e) = written {
-                                io_failures
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .push(io_err(&output.to_path(), e));
-                            }
-                        }
-                        Err(Error::Template(t)) => {
-                            failures.lock().unwrap_or_else(|p| p.into_inner()).push(t)
-                        }
-                        Err(e) => io_failures
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(e),
-                    }
-                    Some(())
-                }
-                Item::Asset(_) | Item::Link { .. } => None,
-            })
-            .count();
-        let copied = items
-            .par_iter()
-            .filter_map(|item| match item {
-                Item::Asset(path) => {
-                    if let Err(e) = sink.asset(self, path) {
-                        io_failures
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(io_err(&self.root.join(path.to_path()), e));
-                    }
-                    Some(())
-                }
-                Item::Link { path, target } => {
-                    if let Err(e) = sink.link(path, target) {
-                        io_failures
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(io_err(&path.to_path(), e));
-                    }
-                    Some(())
-                }
-                Item::Page { .. } => None,
-            })
-            .count();
-        let stamps = stamped.into_inner().unwrap_or_else(|p| p.into_inner());
-        stamps.revved_pairs().par_iter().for_each(|(file, revved)| {
-            let mtime = opts
-                .stable_mtimes
-                .then(|| cache.metadata(&*self.fs, file).ok().map(|m| m.mtime))
-                .flatten();
-            if let Err(e) = sink.revved(self, file, revved, mtime) {
-                io_failures
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(io_err(&revved.to_path(), e));
-            }
-        });
-        let report = BakeReport {
-            pages,
-            unchanged: 0,
-            includes: includes.into_inner(),
-            stamped: stamps.stamped.len(),
-            copied,
-            build_id,
-            elapsed: start.elapsed(),
-        };
-        let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-        if !failures.is_empty() {
-            failures.sort_by(|a, b| a.page.cmp(&b.page));
-            return Err(BakeError::Pages { failures, report });
-        }
-        if let Some(e) = io_failures
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-        {
-            return Err(BakeError::Other(e));
-        }
-        Ok((report, stamps, cache))
-    }
-
     /// The output directory as a root-relative path when it lies inside the root.
     fn inside_root(&self, out: &Path) -> Option<SitePath> {
         let root = self.disk_root.as_ref()?;
@@ -192,10 +65,11 @@ impl Baker {
         SitePath::from_relative(rel.as_os_str().as_encoded_bytes()).ok()
     }
 
-    /// Bakes the tree into `out`: every page rendered, every other file hard-linked
-    /// (or copied with its times), the version file and client last. Built in a
-    /// staging directory beside `out` and swapped in only when everything
-    /// succeeded; on any error `out` is left exactly as it was.
+    /// Bakes the tree into `out`: every page rendered, every other file copied
+    /// (with its times), the version file and client last, the revved files of
+    /// the last builds kept. Built in a staging directory beside `out` and swapped
+    /// in only when everything succeeded; on any error `out` is left exactly as it
+    /// was.
     pub fn bake(&self, out: impl AsRef<Path>, opts: &BakeOptions) -> Result<BakeReport, BakeError> {
         let out = out.as_ref();
         let out_abs = absolute(out).map_err(|e| BakeError::Other(io_err(out, e)))?;
@@ -223,18 +97,43 @@ impl Baker {
         let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
         let items = self.plan(opts, &skip)?;
         check_collisions(&items, opts)?;
+        let previous = read_previous(&out_abs.join(record::BUILDS));
         let staging = staging_dir(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let sink = DirSink::new(staging.path().to_path_buf());
-        let (report, stamps, cache) = self.run(opts, &items, &sink)?;
-        self.write_extras(opts, &report, |path, bytes| sink.page(path, bytes))
+        let mut ran = self.run(opts, &items, &sink, &previous)?;
+        let this = this_build(&ran);
+        let (kept_builds, _) = previous.split(&this, opts.keep_builds);
+        let kept = keep_revved(&kept_builds, &out_abs, staging.path())
+            .map_err(|e| BakeError::Other(io_err(staging.path(), e)))?;
+        self.write_extras(opts, &ran.report, |path, bytes| {
+            sink.page(path, bytes)?;
+            match ran.built_at_unix.filter(|_| opts.stable_mtimes) {
+                // The version file and the client carry the build's time.
+                Some(t) => sink.set_mtime(path, t),
+                None => Ok(()),
+            }
+        })
+        .map_err(BakeError::Other)?;
+        self.write_record(opts, &ran, &previous, |path, bytes| sink.page(path, bytes))
             .map_err(BakeError::Other)?;
+        ran.report.removed = removed_files(&out_abs, staging.path(), &kept, &previous);
+        if opts.deny_warnings && ran.report.warning_count() > 0 {
+            return Err(BakeError::Warnings {
+                report: Box::new(ran.report),
+            });
+        }
         write_marker(staging.path()).map_err(|e| BakeError::Other(io_err(staging.path(), e)))?;
         swap_into_place(staging.path(), &out_abs).map_err(|e| BakeError::Other(io_err(out, e)))?;
         // The staging directory now holds the old output (or nothing).
         drop(staging);
-        self.write_manifest(opts, &cache, &stamps)
-            .map_err(BakeError::Other)?;
-        Ok(report)
+        self.write_manifest(
+            opts,
+            &ran.cache,
+            &ran.stamps,
+            ran.report.build_id.as_deref(),
+        )
+        .map_err(BakeError::Other)?;
+        Ok(ran.report)
     }
 
     /// Bakes the tree in memory: output path to bytes (pages, copies and extras).
@@ -245,8 +144,8 @@ impl Baker {
         let items = self.plan(opts, &[])?;
         check_collisions(&items, opts)?;
         let sink = MemorySink::default();
-        let (report, _, _) = self.run(opts, &items, &sink)?;
-        self.write_extras(opts, &report, |path, bytes| sink.page(path, bytes))
+        let ran = self.run(opts, &items, &sink, &Previous::default())?;
+        self.write_extras(opts, &ran.report, |path, bytes| sink.page(path, bytes))
             .map_err(BakeError::Other)?;
         let mut files = sink.files.into_inner().unwrap_or_else(|p| p.into_inner());
         files.sort();
@@ -254,7 +153,7 @@ impl Baker {
             .into_iter()
             .map(|(path, bytes)| BakedFile { path, bytes })
             .collect();
-        Ok((files, report))
+        Ok((files, ran.report))
     }
 
     /// Bakes the tree and compares it with `out` instead of writing: every page,
@@ -268,42 +167,49 @@ impl Baker {
         let skip: Vec<SitePath> = self.inside_root(out).into_iter().collect();
         let items = self.plan(opts, &skip)?;
         check_collisions(&items, opts)?;
+        let previous = read_previous(&out.join(record::BUILDS));
         let sink = CheckSink {
             out: out.to_path_buf(),
             seen: Mutex::new(BTreeSet::new()),
             diffs: Mutex::new(Vec::new()),
         };
-        let (report, _, _) = self.run(opts, &items, &sink)?;
-        self.write_extras(opts, &report, |path, bytes| sink.page(path, bytes))
+        let ran = self.run(opts, &items, &sink, &previous)?;
+        self.write_extras(opts, &ran.report, |path, bytes| sink.page(path, bytes))
             .map_err(BakeError::Other)?;
         let mut diffs = sink.diffs.into_inner().unwrap_or_else(|p| p.into_inner());
         let seen = sink.seen.into_inner().unwrap_or_else(|p| p.into_inner());
+        let kept: BTreeSet<String> = previous
+            .split(&this_build(&ran), opts.keep_builds)
+            .0
+            .iter()
+            .flat_map(|b| b.revved.iter().cloned())
+            .collect();
         if let Ok(existing) = crate::site::fs::DiskFs::new(out)
             .and_then(|d| crate::site::fs::FileSystem::list(&d, &[]))
         {
             for p in existing {
-                if !seen.contains(&p.display()) {
+                let name = p.display();
+                if !seen.contains(&name) && !kept.contains(&name) {
                     diffs.push(Difference {
-                        path: p.display(),
+                        path: name,
                         diff: "only in the existing output (the bake would remove it)".into(),
                     });
                 }
             }
         }
         diffs.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((diffs, report))
+        Ok((diffs, ran.report))
     }
 
     /// Rewrites each page in place: rendered from the originals, then written
     /// atomically (temporary file in the same directory, fsync, rename; mode and
-    /// owner kept). Nothing is written unless every page succeeded; a page without
-    /// directives is not touched at all.
+    /// owner kept). Nothing is written unless every page succeeded; a page whose
+    /// output equals its bytes (no directives) is not touched at all.
     pub fn bake_in_place(
         &self,
         pages: &[String],
         opts: &BakeOptions,
     ) -> Result<BakeReport, BakeError> {
-        let start = Instant::now();
         let paths: Vec<SitePath> = pages
             .iter()
             .map(|p| {
@@ -311,98 +217,121 @@ impl Baker {
                     .map_err(|_| BakeError::Other(Error::OutsideRoot(p.clone())))
             })
             .collect::<Result<_, _>>()?;
-        let items: Vec<Item> = paths
+        let Some(root) = self.disk_root.clone() else {
+            return Err(BakeError::Usage(
+                "in-place baking needs a root on disk".into(),
+            ));
+        };
+        // The listed pages are rendered; every other file of the site counts
+        // towards the build ID as it is (but the extras this run writes).
+        let listed: BTreeSet<&SitePath> = paths.iter().collect();
+        let extras: Vec<SitePath> = [&opts.version_file, &opts.emit_client]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| plan::output_path(p).ok())
+            .collect();
+        let mut items: Vec<Item> = paths
             .iter()
             .map(|p| Item::Page {
                 input: p.clone(),
                 output: p.clone(),
             })
             .collect();
-        let build_id = if self.needs_build_id(opts, &items) {
-            Some(match &opts.build_id {
-                Some(id) => id.clone(),
-                None => {
-                    let all = self.plan(opts, &[])?;
-                    self.compute_build_id(&all)?
-                }
-            })
-        } else {
-            None
-        };
-        let baker = self.with_build(&build_id);
-        let cache = self.cache();
-        let results: Vec<Result<Option<Baked>, Error>> = paths
-            .par_iter()
-            .map(|p| {
-                let parsed = cache.parsed(&*self.fs, p).map_err(|e| Error::Io {
-                    path: self.root.join(p.to_path()).display().to_string(),
-                    source: io::Error::new(e.kind, e.message),
-                })?;
-                if !parsed.has_directives() {
-                    return Ok(None);
-                }
-                baker.bake_page(&cache, p).map(Some)
-            })
-            .collect();
-        let mut report = BakeReport {
-            build_id,
-            ..BakeReport::default()
-        };
-        let mut failures = Vec::new();
-        let mut outputs = Vec::new();
-        let mut stamps = Stamps::default();
-        for (path, result) in paths.iter().zip(results) {
-            match result {
-                Ok(None) => report.unchanged += 1,
-                Ok(Some(baked)) => {
-                    report.pages += 1;
-                    report.includes += baked.includes;
-                    stamps.add(&baked);
-                    outputs.push((path.clone(), baked.bytes, baked.newest));
-                }
-                Err(Error::Template(t)) => failures.push(t),
-                Err(e) => return Err(BakeError::Other(e)),
+        for item in self.plan(opts, &[])? {
+            let path = match &item {
+                Item::Page { input, .. } => input.clone(),
+                Item::Asset(p) => p.clone(),
+                Item::Link { path, .. } => path.clone(),
+            };
+            if listed.contains(&path) || extras.contains(&path) {
+                continue;
             }
+            items.push(match item {
+                Item::Page { input, .. } => Item::Asset(input),
+                other => other,
+            });
         }
-        report.stamped = stamps.stamped.len();
-        if !failures.is_empty() {
-            report.elapsed = start.elapsed();
-            return Err(BakeError::Pages { failures, report });
-        }
-        let Some(root) = self.disk_root.clone() else {
-            return Err(BakeError::Usage(
-                "in-place baking needs a root on disk".into(),
-            ));
-        };
+        let previous = read_previous(&root.join(record::BUILDS));
+        let sink = InPlaceSink::default();
+        let opts_all = opts.clone().with_publish_partials(true);
+        let mut ran = self.run(&opts_all, &items, &sink, &previous)?;
+        let written = sink.pages.into_inner().unwrap_or_else(|p| p.into_inner());
         // Revved copies first, so no page ever names a missing file.
-        for (file, revved) in stamps.revved_pairs() {
+        for (file, revved) in ran.stamps.revved_pairs() {
             let target = root.join(revved.to_path());
             let mtime = opts
                 .stable_mtimes
-                .then(|| cache.metadata(&*self.fs, &file).ok().map(|m| m.mtime))
+                .then(|| ran.cache.metadata(&*self.fs, &file).ok().map(|m| m.mtime))
                 .flatten();
             write_revved_in_place(self, &file, &target, mtime)
                 .map_err(|e| BakeError::Other(io_err(&target, e)))?;
         }
-        for (path, bytes, newest) in &outputs {
+        let mut rewritten = 0;
+        for (path, bytes, mtime) in &written {
             let target = root.join(path.to_path());
-            replace_file(&target, bytes).map_err(|e| BakeError::Other(io_err(&target, e)))?;
-            if opts.stable_mtimes {
-                set_mtime(&target, *newest).map_err(|e| BakeError::Other(io_err(&target, e)))?;
+            if !holds(&target, bytes) {
+                replace_file(&target, bytes).map_err(|e| BakeError::Other(io_err(&target, e)))?;
+                rewritten += 1;
+            }
+            if let Some(t) = mtime {
+                set_mtime(&target, *t).map_err(|e| BakeError::Other(io_err(&target, e)))?;
             }
         }
-        self.write_extras(opts, &report, |path, bytes| {
-            let target = root.join(path.to_path());
-            if let Some(dir) = target.parent() {
-                create_dirs(dir)?;
-            }
-            replace_file(&target, bytes)
+        ran.report.unchanged = ran.report.pages.saturating_sub(rewritten);
+        ran.report.pages = rewritten;
+        ran.report.copied = 0;
+        self.write_extras(opts, &ran.report, |path, bytes| {
+            write_if_changed(&root.join(path.to_path()), bytes)
         })
         .map_err(BakeError::Other)?;
-        self.write_manifest(opts, &cache, &stamps)
-            .map_err(BakeError::Other)?;
-        report.elapsed = start.elapsed();
-        Ok(report)
+        self.write_record(opts, &ran, &previous, |path, bytes| {
+            write_if_changed(&root.join(path.to_path()), bytes)
+        })
+        .map_err(BakeError::Other)?;
+        let this = this_build(&ran);
+        let (kept_builds, dropped) = previous.split(&this, opts.keep_builds);
+        prune_revved_in_place(self, &root, &this, &kept_builds, &dropped);
+        self.write_manifest(
+            opts,
+            &ran.cache,
+            &ran.stamps,
+            ran.report.build_id.as_deref(),
+        )
+        .map_err(BakeError::Other)?;
+        Ok(ran.report)
+    }
+
+    /// The record under `.ssibake/`: the dependency record and the build history.
+    fn write_record(
+        &self,
+        opts: &BakeOptions,
+        ran: &Ran,
+        previous: &Previous,
+        mut write: impl FnMut(&SitePath, &[u8]) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        let deps = SitePath::from_relative(record::DEPS.as_bytes()).expect("a relative path");
+        write(&deps, record::deps_json(&ran.report.deps).as_bytes())
+            .map_err(|e| io_err(&deps.to_path(), e))?;
+        let this = this_build(ran);
+        let builds = SitePath::from_relative(record::BUILDS.as_bytes()).expect("a relative path");
+        let text = record::builds_json(&this, previous, opts.keep_builds, &ran.with_id);
+        write(&builds, text.as_bytes()).map_err(|e| io_err(&builds.to_path(), e))
+    }
+}
+
+/// This build as the history remembers it. Without a build ID (no page shows it,
+/// no version file) the history still says which revved files it published.
+fn this_build(ran: &Ran) -> record::Build {
+    record::Build {
+        id: ran.report.build_id.clone().unwrap_or_default(),
+        built_at: ran.report.built_at.clone().unwrap_or_default(),
+        unix: ran.built_at_unix.unwrap_or_default(),
+        revved: ran
+            .stamps
+            .revved_pairs()
+            .iter()
+            .map(|(_, r)| r.display())
+            .collect(),
     }
 }
 

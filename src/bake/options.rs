@@ -15,6 +15,9 @@ pub struct BakeOptions {
     pub(super) manifest: Option<PathBuf>,
     pub(super) stable_mtimes: bool,
     pub(super) force: bool,
+    pub(super) publish_partials: bool,
+    pub(super) deny_warnings: bool,
+    pub(super) keep_builds: usize,
     pub(super) progress: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
@@ -30,6 +33,9 @@ impl Default for BakeOptions {
             manifest: None,
             stable_mtimes: false,
             force: false,
+            publish_partials: false,
+            deny_warnings: false,
+            keep_builds: 3,
             progress: None,
         }
     }
@@ -46,6 +52,9 @@ impl std::fmt::Debug for BakeOptions {
             .field("emit_client", &self.emit_client)
             .field("manifest", &self.manifest)
             .field("stable_mtimes", &self.stable_mtimes)
+            .field("publish_partials", &self.publish_partials)
+            .field("deny_warnings", &self.deny_warnings)
+            .field("keep_builds", &self.keep_builds)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +123,29 @@ impl BakeOptions {
     /// (`.ssibake/output`). Without it such an output is refused.
     pub fn with_force(mut self, on: bool) -> Self {
         self.force = on;
+        self
+    }
+
+    /// Publish partials (templates some page includes) as pages of their own too, as
+    /// Apache would serve them. By default they are neither baked alone nor copied.
+    pub fn with_publish_partials(mut self, on: bool) -> Self {
+        self.publish_partials = on;
+        self
+    }
+
+    /// Fail the bake (writing nothing) when it has warnings: Apache's error text
+    /// shipped in `errmsg` mode, directives in a file included raw, a comment that
+    /// looks like a directive, files the previous output had that this one drops.
+    pub fn with_deny_warnings(mut self, on: bool) -> Self {
+        self.deny_warnings = on;
+        self
+    }
+
+    /// How many builds' revved files an output keeps (default 3, this one
+    /// included), so a page cached elsewhere or open in a tab still finds the
+    /// stylesheet it names after a deploy. Older ones are pruned. At least 1.
+    pub fn with_keep_builds(mut self, n: usize) -> Self {
+        self.keep_builds = n.max(1);
         self
     }
 

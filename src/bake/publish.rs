@@ -5,18 +5,16 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use hmac_sha256::Hash as Sha256;
 use rayon::prelude::*;
 
 use super::options::BakeOptions;
-use super::plan::{output_path, Item};
+use super::plan::output_path;
 use super::render::Stamps;
-use super::report::{io_err, BakeError, BakeReport};
+use super::report::{io_err, BakeReport};
 use super::write::{create_dirs, write_atomically};
 use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
 use crate::engine::templates::Cache;
-use crate::format::timefmt::rfc3339;
 use crate::site::resolve::SitePath;
 
 /// One line of the manifest.
@@ -28,48 +26,6 @@ pub(super) struct ManifestEntry {
 }
 
 impl Baker {
-    /// A hash of every input file (path and content), the defines and the
-    /// options that change output: identical inputs give the same ID.
-    pub(super) fn compute_build_id(&self, items: &[Item]) -> Result<String, BakeError> {
-        let hashes: Vec<(String, [u8; 32])> = items
-            .par_iter()
-            .map(|item| {
-                let path = match item {
-                    Item::Page { input, .. } => input,
-                    Item::Asset(p) => p,
-                    // What is published is the link itself.
-                    Item::Link { path, target } => {
-                        let target = target.as_os_str().as_encoded_bytes();
-                        return Ok((path.display(), Sha256::hash(target)));
-                    }
-                };
-                let bytes = self
-                    .fs
-                    .read(path)
-                    .map_err(|e| io_err(&self.root.join(path.to_path()), e))?;
-                Ok((path.display(), Sha256::hash(&bytes)))
-            })
-            .collect::<Result<_, Error>>()?;
-        let mut h = Sha256::new();
-        h.update(b"ssibake build id v1\0");
-        for (path, digest) in &hashes {
-            h.update(path.as_bytes());
-            h.update([0]);
-            h.update(digest);
-        }
-        let mut defines = self.settings.defines.clone();
-        defines.sort();
-        for (k, v) in defines {
-            h.update(&k);
-            h.update([0]);
-            h.update(&v);
-            h.update([0]);
-        }
-        h.update([u8::from(self.settings.legacy_expr)]);
-        let digest = h.finalize();
-        Ok(digest[..8].iter().map(|b| format!("{b:02x}")).collect())
-    }
-
     /// The manifest's entries: every stamped or revved file.
     pub(super) fn manifest_entries(
         &self,
@@ -110,12 +66,13 @@ impl Baker {
         opts: &BakeOptions,
         cache: &Cache,
         stamps: &Stamps,
+        build: Option<&str>,
     ) -> Result<(), Error> {
         let Some(path) = &opts.manifest else {
             return Ok(());
         };
         let entries = self.manifest_entries(cache, stamps)?;
-        let (flat, details) = manifest_json(&entries, self.versions.from().name());
+        let (flat, details) = manifest_json(&entries, self.versions.from().name(), build);
         let details_path = details_path(path);
         for (p, text) in [(&details_path, details), (path, flat)] {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -135,16 +92,12 @@ impl Baker {
     ) -> Result<(), Error> {
         if let Some(client) = &opts.emit_client {
             let path = output_path(client)?;
-            let script = if client.ends_with(".mjs") {
-                crate::bake::client::MODULE
-            } else {
-                crate::bake::client::CLASSIC
-            };
-            write(&path, script.as_bytes()).map_err(|e| io_err(Path::new(client), e))?;
+            write(&path, client_script(client).as_bytes())
+                .map_err(|e| io_err(Path::new(client), e))?;
         }
         if let Some(version) = &opts.version_file {
             let path = output_path(version)?;
-            write(&path, version_json(report, self.settings.now).as_bytes())
+            write(&path, version_json(report).as_bytes())
                 .map_err(|e| io_err(Path::new(version), e))?;
         }
         Ok(())
@@ -166,6 +119,7 @@ pub(super) fn details_path(manifest: &Path) -> PathBuf {
 pub(super) fn manifest_json(
     entries: &BTreeMap<String, ManifestEntry>,
     mtime_from: &str,
+    build: Option<&str>,
 ) -> (String, String) {
     // serde_json's map keeps its keys sorted.
     let flat: serde_json::Map<String, serde_json::Value> = entries
@@ -186,6 +140,7 @@ pub(super) fn manifest_json(
                     "sha256": e.sha256,
                     "size": e.size,
                     "mtime": e.mtime,
+                    "build": build,
                 }),
             )
         })
@@ -203,10 +158,19 @@ pub(super) fn pretty(value: &serde_json::Value) -> String {
 }
 
 /// `{"buildId": "...", "builtAt": "..."}` followed by a newline.
-pub(super) fn version_json(report: &BakeReport, now: i64) -> String {
+pub(super) fn version_json(report: &BakeReport) -> String {
     let value = serde_json::json!({
         "buildId": report.build_id.clone().unwrap_or_default(),
-        "builtAt": rfc3339(now),
+        "builtAt": report.built_at.clone().unwrap_or_default(),
     });
     format!("{value}\n")
+}
+
+/// The update-notice client for `--emit-client NAME` (the module for `.mjs`).
+pub(super) fn client_script(name: &str) -> &'static str {
+    if name.ends_with(".mjs") {
+        crate::bake::client::MODULE
+    } else {
+        crate::bake::client::CLASSIC
+    }
 }

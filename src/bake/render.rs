@@ -2,18 +2,12 @@
 //! what the pages stamped and revved gathered for the publish stage.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
-
-use super::options::BakeOptions;
-use super::plan::Item;
-use std::sync::Arc;
 
 use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
+use crate::engine::eval::Outcome;
 use crate::engine::templates::Cache;
-use crate::engine::templates::Parsed;
-use crate::format::timefmt::rfc3339;
-use crate::site::fs::Metadata;
+use crate::site::fs::FileSystem;
 use crate::site::resolve::SitePath;
 
 /// What the pages of a run stamped and revved.
@@ -54,70 +48,53 @@ pub(super) struct Baked {
     pub(super) newest: i64,
 }
 
-impl Baker {
-    /// Renders a parsed page; the output, the number of includes, the files
-    /// stamped and revved, and the newest version time among its inputs.
-    pub(super) fn render_counted(
-        &self,
+impl Baked {
+    /// The page's output and what it used, from a rendering without errors.
+    pub(super) fn from_outcome(
+        outcome: Outcome,
         cache: &Cache,
-        path: SitePath,
-        parsed: Arc<Parsed>,
-        meta: Metadata,
-    ) -> Result<Baked, Error> {
-        let outcome = self.outcome(cache, &path, parsed, meta)?;
+        fs: &dyn FileSystem,
+        page: &SitePath,
+    ) -> Baked {
+        let own = cache.metadata(fs, page).map_or(i64::MIN, |m| m.mtime);
         let newest = outcome
             .inputs
             .iter()
             .map(|(_, m)| m.mtime)
-            .fold(meta.mtime, i64::max);
-        Ok(Baked {
+            .fold(own, i64::max);
+        Baked {
             bytes: outcome.output,
             includes: outcome.includes,
             stamped: outcome.stamped,
             revved: outcome.revved,
             newest,
-        })
-    }
-
-    /// The baker that renders pages: the configured one plus `BUILD_ID` and
-    /// `BUILD_DATE` when a build identity is in use.
-    pub(super) fn with_build(&self, build_id: &Option<String>) -> Baker {
-        let mut baker = self.clone();
-        if let Some(id) = build_id {
-            baker
-                .settings
-                .defines
-                .push((b"BUILD_ID".to_vec(), id.clone().into_bytes()));
-            baker.settings.defines.push((
-                b"BUILD_DATE".to_vec(),
-                rfc3339(self.settings.now).into_bytes(),
-            ));
         }
+    }
+}
+
+impl Baker {
+    /// The baker that renders pages with `BUILD_ID` and `BUILD_DATE` defined (and
+    /// their reading recorded).
+    pub(super) fn with_build(&self, id: &[u8], date: &[u8]) -> Baker {
+        let mut baker = self.clone();
+        let s = &mut baker.settings;
+        s.defines.push((b"BUILD_ID".to_vec(), id.to_vec()));
+        s.defines.push((b"BUILD_DATE".to_vec(), date.to_vec()));
+        s.watched = vec![b"BUILD_ID".to_vec(), b"BUILD_DATE".to_vec()];
         baker
     }
 
-    pub(super) fn needs_build_id(&self, opts: &BakeOptions, items: &[Item]) -> bool {
-        if opts.build_id.is_some() || opts.version_file.is_some() {
-            return true;
-        }
-        items.iter().any(|item| match item {
-            Item::Page { input, .. } => self
-                .fs
-                .read(input)
-                .is_ok_and(|b| memchr::memmem::find(&b, b"BUILD_").is_some()),
-            Item::Asset(_) | Item::Link { .. } => false,
-        })
-    }
-
-    /// Renders one page, returning its bytes, its include count and the files it
-    /// stamped.
+    /// Renders one page: its output and what it used, or its template errors.
     pub(super) fn bake_page(&self, cache: &Cache, page: &SitePath) -> Result<Baked, Error> {
-        let io = |e: crate::site::cache::IoFailure| Error::Io {
-            path: self.root.join(page.to_path()).display().to_string(),
-            source: io::Error::new(e.kind, e.message),
-        };
-        let meta = cache.metadata(&*self.fs, page).map_err(io)?;
-        let parsed = cache.parsed(&*self.fs, page).map_err(io)?;
-        self.render_counted(cache, page.clone(), parsed, meta)
+        let outcome = self.page_outcome(cache, page)?;
+        if !outcome.diagnostics.is_empty() {
+            return Err(self.template_errors(
+                page,
+                outcome.diagnostics,
+                outcome.more_diagnostics,
+                outcome.sources,
+            ));
+        }
+        Ok(Baked::from_outcome(outcome, cache, &*self.fs, page))
     }
 }

@@ -4,13 +4,17 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+use super::record::PageDeps;
 use crate::engine::errors::{Error, TemplateErrors};
 
 /// What a bake did, for the one-line summary.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct BakeReport {
     /// Pages rendered.
     pub pages: usize,
+    /// Templates some page includes, not published on their own.
+    pub partials: usize,
     /// Pages left alone by `--in-place` because they have no directive.
     pub unchanged: usize,
     /// Successful `#include`s, over all pages.
@@ -21,12 +25,30 @@ pub struct BakeReport {
     pub copied: usize,
     /// The build ID, when one was computed.
     pub build_id: Option<String>,
+    /// When this build was made (RFC 3339), with the build ID.
+    pub built_at: Option<String>,
+    /// Warnings, page by page (a warning in a shared partial once).
+    pub warnings: Vec<TemplateErrors>,
+    /// Each page's inputs (the dependency record), failed pages and partials too.
+    pub deps: Vec<PageDeps>,
+    /// Files the previous output had that this bake does not publish.
+    pub removed: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
 }
 
 impl BakeReport {
-    /// `baked 12 pages (30 includes, 4 files stamped), copied 40 files, 0 errors in 0.12s`.
+    /// Warnings over all pages.
+    pub fn warning_count(&self) -> usize {
+        self.warnings
+            .iter()
+            .map(|w| w.diagnostics().len())
+            .sum::<usize>()
+            + self.removed.len()
+    }
+
+    /// `baked 12 pages (30 includes, 4 files stamped), 2 partials, copied 40 files,
+    /// 0 errors, 1 warning in 0.12s`.
     pub fn summary(&self, errors: usize) -> String {
         let mut s = format!(
             "baked {} page{} ({} include{}, {} file{} stamped)",
@@ -37,15 +59,21 @@ impl BakeReport {
             self.stamped,
             plural(self.stamped),
         );
+        if self.partials > 0 {
+            s += &format!(", {} partial{}", self.partials, plural(self.partials));
+        }
         if self.unchanged > 0 {
             s += &format!(", left {} without directives unchanged", self.unchanged);
         }
+        let warnings = self.warning_count();
         s += &format!(
-            ", copied {} file{}, {} error{} in {:.2}s",
+            ", copied {} file{}, {} error{}, {} warning{} in {:.2}s",
             self.copied,
             plural(self.copied),
             errors,
             plural(errors),
+            warnings,
+            plural(warnings),
             self.elapsed.as_secs_f64()
         );
         s
@@ -70,7 +98,14 @@ pub enum BakeError {
         /// Each failing page's errors.
         failures: Vec<Box<TemplateErrors>>,
         /// What was done before giving up (nothing was written).
-        report: BakeReport,
+        report: Box<BakeReport>,
+    },
+    /// `--deny-warnings` and the bake had warnings (in the report); nothing was
+    /// written.
+    #[error("{} warning{} denied", .report.warning_count(), plural(.report.warning_count()))]
+    Warnings {
+        /// What was done, with the warnings.
+        report: Box<BakeReport>,
     },
     /// Reading the root or writing the output failed.
     #[error(transparent)]

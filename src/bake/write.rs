@@ -8,14 +8,29 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use hmac_sha256::Hash as Sha256;
+
+use super::record::{Build, Previous};
 use super::report::Difference;
 use crate::engine::baker::Baker;
+use crate::engine::templates::Cache;
 use crate::site::resolve::SitePath;
 
 /// Receives the output files of a bake.
 pub(super) trait Sink: Sync {
     fn page(&self, path: &SitePath, bytes: &[u8]) -> io::Result<()>;
-    fn asset(&self, baker: &Baker, path: &SitePath) -> io::Result<()>;
+    /// Takes back a page written earlier in the run (it turned out to be a partial).
+    fn remove(&self, path: &SitePath) -> io::Result<()>;
+    /// Publishes the file `path` as it is; its SHA-256 when `digest` is asked for.
+    /// With `stable`, the copy gets the file's version time (else its own time).
+    fn asset(
+        &self,
+        baker: &Baker,
+        cache: &Cache,
+        path: &SitePath,
+        digest: bool,
+        stable: bool,
+    ) -> io::Result<Option<[u8; 32]>>;
     /// The revved copy `revved` of `file` (time `mtime` when given).
     fn revved(
         &self,
@@ -185,6 +200,10 @@ impl Sink for DirSink {
         Ok(())
     }
 
+    fn remove(&self, path: &SitePath) -> io::Result<()> {
+        std::fs::remove_file(self.dir.join(path.to_path()))
+    }
+
     fn revved(
         &self,
         baker: &Baker,
@@ -196,15 +215,7 @@ impl Sink for DirSink {
             // Copied from the root already (a revved name is content-addressed).
             return Ok(());
         }
-        match mtime {
-            None => self.link_or_copy(baker, file, revved),
-            Some(t) => {
-                // A copy of its own: a hard link would change the source's time.
-                let target = self.target(revved)?;
-                std::fs::write(&target, baker.fs.read(file)?)?;
-                filetime::set_file_mtime(&target, filetime::FileTime::from_unix_time(t, 0))
-            }
-        }
+        self.copy(baker, file, revved, false, mtime).map(|_| ())
     }
 
     fn set_mtime(&self, path: &SitePath, mtime: i64) -> io::Result<()> {
@@ -214,8 +225,25 @@ impl Sink for DirSink {
         )
     }
 
-    fn asset(&self, baker: &Baker, path: &SitePath) -> io::Result<()> {
-        self.link_or_copy(baker, path, path)
+    fn asset(
+        &self,
+        baker: &Baker,
+        cache: &Cache,
+        path: &SitePath,
+        digest: bool,
+        stable: bool,
+    ) -> io::Result<Option<[u8; 32]>> {
+        let mtime = if stable {
+            Some(
+                cache
+                    .metadata(&*baker.fs, path)
+                    .map_err(|e| io::Error::new(e.kind, e.message))?
+                    .mtime,
+            )
+        } else {
+            None
+        };
+        self.copy(baker, path, path, digest, mtime)
     }
 
     fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {
@@ -233,27 +261,73 @@ impl Sink for DirSink {
 }
 
 impl DirSink {
-    /// `target` in the output as a hard link to `path` (or a copy with its times).
-    fn link_or_copy(&self, baker: &Baker, path: &SitePath, target: &SitePath) -> io::Result<()> {
+    /// `target` in the output as a copy of `path`: a file of its own, never a hard
+    /// link, so an edit of the source in place (an editor that does not rename,
+    /// `rsync --inplace`) cannot change the live site, nor a write into the output
+    /// the source. Its time is `mtime` when given (the version time), else the
+    /// source's, as `cp -p` keeps it. Hashed on the way when `digest` is asked for.
+    fn copy(
+        &self,
+        baker: &Baker,
+        path: &SitePath,
+        target: &SitePath,
+        digest: bool,
+        mtime: Option<i64>,
+    ) -> io::Result<Option<[u8; 32]>> {
         let target = self.target(target)?;
         let Some(root) = &baker.disk_root else {
-            return std::fs::write(&target, baker.fs.read(path)?);
+            let bytes = baker.fs.read(path)?;
+            std::fs::write(&target, &bytes)?;
+            if let Some(t) = mtime {
+                set_mtime(&target, t)?;
+            }
+            return Ok(digest.then(|| Sha256::hash(&bytes)));
         };
         // The real file (symlinks resolved, and refused if they leave the root).
         let source = crate::site::fs::DiskFs::new(root)?.confine(path)?;
-        if std::fs::hard_link(&source, &target).is_ok() {
-            return Ok(());
-        }
-        // Another file system: copy, then keep the times so `flastmod` against the
-        // output gives the same answer.
-        std::fs::copy(&source, &target)?;
         let meta = std::fs::metadata(&source)?;
-        filetime::set_file_times(
-            &target,
-            filetime::FileTime::from_last_access_time(&meta),
-            filetime::FileTime::from_last_modification_time(&meta),
-        )
+        if !meta.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        let hash = if digest {
+            Some(copy_hashing(&source, &target, &meta)?)
+        } else {
+            // copy_file_range: in the kernel, a reflink where the file system can.
+            std::fs::copy(&source, &target)?;
+            None
+        };
+        match mtime {
+            Some(t) => set_mtime(&target, t)?,
+            None => filetime::set_file_times(
+                &target,
+                filetime::FileTime::from_last_access_time(&meta),
+                filetime::FileTime::from_last_modification_time(&meta),
+            )?,
+        }
+        Ok(hash)
     }
+}
+
+/// Copies `source` to `target` in chunks, hashing as it goes (one read for both;
+/// a file of any size).
+fn copy_hashing(source: &Path, target: &Path, meta: &std::fs::Metadata) -> io::Result<[u8; 32]> {
+    use std::io::Read;
+    let mut from = std::fs::File::open(source)?;
+    let mut to = std::fs::File::create(target)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+    }
+    to.set_permissions(meta.permissions())?;
+    Ok(h.finalize())
 }
 
 /// Keeps the output in memory.
@@ -271,9 +345,26 @@ impl Sink for MemorySink {
         Ok(())
     }
 
-    fn asset(&self, baker: &Baker, path: &SitePath) -> io::Result<()> {
+    fn remove(&self, path: &SitePath) -> io::Result<()> {
+        let name = path.display();
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(p, _)| *p != name);
+        Ok(())
+    }
+
+    fn asset(
+        &self,
+        baker: &Baker,
+        _cache: &Cache,
+        path: &SitePath,
+        digest: bool,
+        _stable: bool,
+    ) -> io::Result<Option<[u8; 32]>> {
         let bytes = baker.fs.read(path)?;
-        self.page(path, &bytes)
+        self.page(path, &bytes)?;
+        Ok(digest.then(|| Sha256::hash(&bytes)))
     }
 
     fn revved(
@@ -288,6 +379,81 @@ impl Sink for MemorySink {
         if !files.iter().any(|(p, _)| *p == name) {
             files.push((name, baker.fs.read(file)?));
         }
+        Ok(())
+    }
+}
+
+/// `--in-place`: pages are kept until every one succeeded (the caller writes
+/// them); every other file of the site is only hashed, for the build ID.
+#[derive(Default)]
+pub(super) struct InPlaceSink {
+    /// Each page, its bytes and the time to give it.
+    #[allow(clippy::type_complexity)]
+    pub(super) pages: Mutex<Vec<(SitePath, Vec<u8>, Option<i64>)>>,
+}
+
+impl Sink for InPlaceSink {
+    fn page(&self, path: &SitePath, bytes: &[u8]) -> io::Result<()> {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner()).push((
+            path.clone(),
+            bytes.to_vec(),
+            None,
+        ));
+        Ok(())
+    }
+
+    fn set_mtime(&self, path: &SitePath, mtime: i64) -> io::Result<()> {
+        let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pages.iter_mut().find(|(p, _, _)| p == path) {
+            p.2 = Some(mtime);
+        }
+        Ok(())
+    }
+
+    fn remove(&self, path: &SitePath) -> io::Result<()> {
+        self.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(p, _, _)| p != path);
+        Ok(())
+    }
+
+    fn asset(
+        &self,
+        baker: &Baker,
+        _cache: &Cache,
+        path: &SitePath,
+        digest: bool,
+        _stable: bool,
+    ) -> io::Result<Option<[u8; 32]>> {
+        if !digest {
+            return Ok(None);
+        }
+        let Some(root) = &baker.disk_root else {
+            return Ok(Some(Sha256::hash(&baker.fs.read(path)?)));
+        };
+        let source = crate::site::fs::DiskFs::new(root)?.confine(path)?;
+        let mut file = std::fs::File::open(source)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match io::Read::read(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(h.finalize()))
+    }
+
+    fn revved(
+        &self,
+        _baker: &Baker,
+        _file: &SitePath,
+        _revved: &SitePath,
+        _mtime: Option<i64>,
+    ) -> io::Result<()> {
         Ok(())
     }
 }
@@ -324,10 +490,30 @@ impl Sink for CheckSink {
         Ok(())
     }
 
-    fn asset(&self, baker: &Baker, path: &SitePath) -> io::Result<()> {
+    fn remove(&self, path: &SitePath) -> io::Result<()> {
+        let name = path.display();
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&name);
+        self.diffs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|d| d.path != name);
+        Ok(())
+    }
+
+    fn asset(
+        &self,
+        baker: &Baker,
+        _cache: &Cache,
+        path: &SitePath,
+        digest: bool,
+        _stable: bool,
+    ) -> io::Result<Option<[u8; 32]>> {
         let bytes = baker.fs.read(path)?;
         self.compare(path, &bytes);
-        Ok(())
+        Ok(digest.then(|| Sha256::hash(&bytes)))
     }
 
     fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {
@@ -469,6 +655,126 @@ pub(super) fn foreign_output(out: &Path) -> Option<String> {
             out.display()
         )
     })
+}
+
+/// The build history an output (or, in place, the root) holds.
+pub(super) fn read_previous(path: &Path) -> Previous {
+    // Small and ours; an unreadable or absent one is a first bake.
+    let file = std::fs::File::open(path);
+    let Ok(file) = file else {
+        return Previous::default();
+    };
+    let mut text = Vec::new();
+    let _ = io::Read::read_to_end(&mut io::Read::take(file, 16 << 20), &mut text);
+    Previous::parse(&text)
+}
+
+/// Copies into `staging` the revved files of the earlier builds that stay (see
+/// [`Previous::split`]) from the output they are in. Returns their paths.
+pub(super) fn keep_revved(
+    kept_builds: &[&Build],
+    out: &Path,
+    staging: &Path,
+) -> io::Result<BTreeSet<String>> {
+    let mut kept = BTreeSet::new();
+    for build in kept_builds {
+        for name in &build.revved {
+            let Ok(path) = SitePath::from_relative(name.as_bytes()) else {
+                continue;
+            };
+            let target = staging.join(path.to_path());
+            if std::fs::symlink_metadata(&target).is_ok() {
+                continue;
+            }
+            let source = out.join(path.to_path());
+            // Only a regular file of the old output (never through a symlink).
+            let Ok(meta) = std::fs::symlink_metadata(&source) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            if let Some(dir) = target.parent() {
+                create_dirs(dir)?;
+            }
+            std::fs::copy(&source, &target)?;
+            filetime::set_file_mtime(
+                &target,
+                filetime::FileTime::from_last_modification_time(&meta),
+            )?;
+            kept.insert(name.clone());
+        }
+    }
+    Ok(kept)
+}
+
+/// What the old output had that the new one does not (but revved files pruned
+/// after their builds and ssibake's own record).
+pub(super) fn removed_files(
+    out: &Path,
+    staging: &Path,
+    kept: &BTreeSet<String>,
+    previous: &Previous,
+) -> Vec<String> {
+    let Ok(existing) =
+        crate::site::fs::DiskFs::new(out).and_then(|d| crate::site::fs::FileSystem::list(&d, &[]))
+    else {
+        return Vec::new();
+    };
+    let revved: BTreeSet<&String> = previous.builds.iter().flat_map(|b| &b.revved).collect();
+    existing
+        .into_iter()
+        .map(|p| p.display())
+        .filter(|name| !kept.contains(name) && !revved.contains(name))
+        .filter(|name| std::fs::symlink_metadata(staging.join(name)).is_err())
+        .collect()
+}
+
+/// `target` holds exactly `bytes`.
+pub(super) fn holds(target: &Path, bytes: &[u8]) -> bool {
+    std::fs::metadata(target).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(target).is_ok_and(|old| old == bytes)
+}
+
+/// Writes `bytes` at `target` (atomically, creating its directory) unless it
+/// already holds them.
+pub(super) fn write_if_changed(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    if holds(target, bytes) {
+        return Ok(());
+    }
+    if let Some(dir) = target.parent() {
+        create_dirs(dir)?;
+    }
+    replace_file(target, bytes)
+}
+
+/// In place, the revved files of builds older than the last `keep_builds` are
+/// deleted, but only files that are what their name says: a revved copy whose
+/// hash in the name matches its content (the record is in the repository, and a
+/// forged one must not delete anything else).
+pub(super) fn prune_revved_in_place(
+    baker: &Baker,
+    root: &Path,
+    this: &Build,
+    kept_builds: &[&Build],
+    dropped: &[&Build],
+) {
+    let live: BTreeSet<&String> = kept_builds
+        .iter()
+        .flat_map(|b| &b.revved)
+        .chain(&this.revved)
+        .collect();
+    for name in dropped.iter().flat_map(|b| &b.revved) {
+        if live.contains(name) {
+            continue;
+        }
+        let Ok(path) = SitePath::from_relative(name.as_bytes()) else {
+            continue;
+        };
+        if crate::engine::eval::is_genuine_revved(&*baker.fs, &path) {
+            let _ = std::fs::remove_file(root.join(path.to_path()));
+        }
+    }
 }
 
 #[cfg(test)]

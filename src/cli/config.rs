@@ -54,6 +54,12 @@ pub(crate) struct Config {
     pub(crate) manifest: Option<PathBuf>,
     /// Set baked pages' times to the newest version time of their inputs.
     pub(crate) stable_mtimes: Option<bool>,
+    /// Publish partials (templates some page includes) as pages too.
+    pub(crate) publish_partials: Option<bool>,
+    /// Warnings fail the run.
+    pub(crate) deny_warnings: Option<bool>,
+    /// Builds whose revved files an output keeps.
+    pub(crate) keep_builds: Option<usize>,
 }
 
 impl Config {

@@ -237,10 +237,31 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     manifest: Option<PathBuf>,
 
-    /// Set each baked page's modification time to the newest version time of its
-    /// inputs (the page, its includes, the files it stamps).
+    /// Give every published file its version time: each baked page the newest of
+    /// its inputs (the page, its includes, the files it stamps), each copied file
+    /// and revved copy its own, so every server sends the same Last-Modified and
+    /// ETag.
     #[arg(long)]
     stable_mtimes: bool,
+
+    /// Publish partials (templates some page includes) as pages of their own too,
+    /// as Apache would serve them; by default they are neither baked alone nor
+    /// copied.
+    #[arg(long)]
+    publish_partials: bool,
+
+    /// Warnings fail the run (exit 1, nothing written): Apache's error text shipped
+    /// with --on-error errmsg, directives in a file included as it is, comments
+    /// that look like directives, files the previous output had that this one
+    /// drops.
+    #[arg(long)]
+    deny_warnings: bool,
+
+    /// Keep the revved files (#frev) of the last N builds in the output, this one
+    /// included, so pages cached elsewhere still find them; older ones are pruned
+    /// [default: 3].
+    #[arg(long, value_name = "N")]
+    keep_builds: Option<usize>,
 
     /// Write the output to FILE (atomically) instead of standard output; only with
     /// one page.
@@ -318,6 +339,7 @@ impl Reporter {
     fn bake_error(&self, e: &BakeError) -> Exit {
         match e {
             BakeError::Pages { failures, report } => {
+                self.warnings(report);
                 for f in failures {
                     self.template(f);
                 }
@@ -326,7 +348,40 @@ impl Reporter {
                 self.summary(report, errors, &text);
                 Exit::TemplateError
             }
+            BakeError::Warnings { report } => {
+                self.warnings(report);
+                let text = format!(
+                    "{} (nothing was written: --deny-warnings)",
+                    report.summary(0)
+                );
+                self.summary(report, 0, &text);
+                Exit::TemplateError
+            }
             other => usage(other),
+        }
+    }
+
+    /// Every warning of a run: the pages' own, then the files it drops.
+    fn warnings(&self, report: &BakeReport) {
+        for w in &report.warnings {
+            self.template(w);
+        }
+        for name in &report.removed {
+            match self.format {
+                MessageFormat::Human => eprintln!(
+                    "ssibake: warning: `{name}` is in the previous output but no longer in the site: the bake removes it"
+                ),
+                MessageFormat::Json => eprintln!(
+                    "{}",
+                    serde_json::json!({
+                        "type": "diagnostic",
+                        "severity": "warning",
+                        "code": "removed",
+                        "file": name,
+                        "message": "in the previous output but no longer in the site: the bake removes it",
+                    })
+                ),
+            }
         }
     }
 
@@ -340,6 +395,9 @@ impl Reporter {
                 serde_json::json!({
                     "type": "summary",
                     "pages": report.pages,
+                    "partials": report.partials,
+                    "warnings": report.warning_count(),
+                    "buildId": report.build_id,
                     "includes": report.includes,
                     "stamped": report.stamped,
                     "copied": report.copied,
@@ -551,7 +609,15 @@ fn run(args: Args) -> Exit {
     opts = opts
         .with_manifest(manifest.clone())
         .with_stable_mtimes(stable_mtimes)
-        .with_force(args.force);
+        .with_force(args.force)
+        .with_publish_partials(args.publish_partials || config.publish_partials.unwrap_or(false))
+        .with_deny_warnings(args.deny_warnings || config.deny_warnings.unwrap_or(false));
+    if let Some(n) = args.keep_builds.or(config.keep_builds) {
+        if n == 0 {
+            return usage("--keep-builds must be at least 1 (this build)");
+        }
+        opts = opts.with_keep_builds(n);
+    }
 
     if let Some(jobs) = args.jobs {
         let _ = rayon::ThreadPoolBuilder::new()
@@ -602,6 +668,7 @@ fn run(args: Args) -> Exit {
         warn_versions(&baker);
         return match result {
             Ok(report) => {
+                reporter.warnings(&report);
                 reporter.summary(&report, 0, &report.summary(0));
                 Exit::Success
             }
@@ -618,9 +685,16 @@ fn run(args: Args) -> Exit {
     }
     let mut outputs = Vec::with_capacity(pages.len());
     let mut status = Exit::Success;
+    let mut warned = false;
     for page in &pages {
         match baker.render(page) {
-            Ok(r) => outputs.push(r.output),
+            Ok(r) => {
+                if let Some(w) = &r.warnings {
+                    reporter.template(w);
+                    warned = true;
+                }
+                outputs.push(r.output)
+            }
             Err(Error::Template(errors)) => {
                 status = Exit::TemplateError;
                 reporter.template(&errors);
@@ -636,6 +710,10 @@ fn run(args: Args) -> Exit {
     warn_versions(&baker);
     if status != Exit::Success {
         return status;
+    }
+    if warned && (args.deny_warnings || config.deny_warnings.unwrap_or(false)) {
+        eprintln!("ssibake: warnings denied (--deny-warnings): nothing was written");
+        return Exit::TemplateError;
     }
     match &args.output {
         Some(path) if path.as_os_str() != "-" => {
@@ -685,6 +763,7 @@ fn bake_tree(
         warn_versions(baker);
         return match result {
             Ok((diffs, report)) => {
+                reporter.warnings(&report);
                 for d in &diffs {
                     reporter.difference(d);
                 }
@@ -712,6 +791,7 @@ fn bake_tree(
     warn_versions(baker);
     match result {
         Ok(report) => {
+            reporter.warnings(&report);
             reporter.summary(&report, 0, &report.summary(0));
             Exit::Success
         }

@@ -26,6 +26,9 @@ pub struct Baker {
     pub(crate) disk_root: Option<PathBuf>,
     /// Where version times come from (read once, at build).
     pub(crate) versions: Arc<Versions>,
+    /// The time given to [`BakerBuilder::now`] (`SOURCE_DATE_EPOCH`), if any.
+    #[cfg_attr(not(feature = "bake"), allow(dead_code))]
+    pub(crate) source_date_epoch: Option<i64>,
 }
 
 /// Configures a [`Baker`]; see [`Baker::builder`].
@@ -228,6 +231,7 @@ impl BakerBuilder {
         if server.admin.is_none() {
             server.admin = config.server_admin().map(<[u8]>::to_vec);
         }
+        let source_date_epoch = self.now;
         let now = self.now.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -243,11 +247,13 @@ impl BakerBuilder {
                 now,
                 apache_only: self.apache_only,
                 server,
+                watched: Vec::new(),
             },
             fs,
             root,
             disk_root,
             versions: Arc::new(versions),
+            source_date_epoch,
         })
     }
 }
@@ -262,6 +268,12 @@ pub struct Rendered {
     /// [`mtime_from`](BakerBuilder::mtime_from) says otherwise), in the order
     /// they were used; the page itself first.
     pub inputs: Vec<(String, i64)>,
+    /// Files the page included (evaluated or copied in), in order of use.
+    pub includes: Vec<String>,
+    /// Paths the page looked for that did not exist (creating one changes it).
+    pub missing: Vec<String>,
+    /// Warnings: the page was rendered, but probably not as meant.
+    pub warnings: Option<TemplateErrors>,
 }
 
 impl Baker {
@@ -367,16 +379,48 @@ impl Baker {
         more: usize,
         sources: Sources,
     ) -> Error {
-        Error::Template(Box::new(TemplateErrors {
+        Error::Template(Box::new(self.errors_of(path, diagnostics, more, sources)))
+    }
+
+    /// The diagnostics of `path` (errors or warnings), ready to show.
+    pub(crate) fn errors_of(
+        &self,
+        path: &SitePath,
+        diagnostics: Vec<Diagnostic>,
+        more: usize,
+        sources: Sources,
+    ) -> TemplateErrors {
+        TemplateErrors {
             page: path.display(),
             diagnostics,
             more,
+            shared: Vec::new(),
             sources,
             options: RenderOptions {
                 root: self.root.clone(),
                 color: false,
             },
-        }))
+        }
+    }
+
+    /// Renders the page at `path` into its raw outcome, errors and all (only a page
+    /// that cannot be read is an `Err`).
+    #[cfg_attr(not(feature = "bake"), allow(dead_code))]
+    pub(crate) fn page_outcome(&self, cache: &Cache, path: &SitePath) -> Result<Outcome, Error> {
+        let io = |e: crate::site::cache::IoFailure| Error::Io {
+            path: self.root.join(path.to_path()).display().to_string(),
+            source: io::Error::new(e.kind, e.message),
+        };
+        let meta = cache.metadata(&*self.fs, path).map_err(io)?;
+        let parsed = cache.parsed(&*self.fs, path).map_err(io)?;
+        Ok(Rendering::render(
+            &self.settings,
+            &*self.fs,
+            cache,
+            path.clone(),
+            parsed,
+            meta.mtime,
+        ))
     }
 
     /// Renders a parsed page: its outcome, or its template errors.
@@ -415,6 +459,10 @@ impl Baker {
         meta: Metadata,
     ) -> Result<Rendered, Error> {
         let outcome = self.outcome(cache, &path, parsed, meta)?;
+        let warnings = (!outcome.warnings.is_empty())
+            .then(|| self.errors_of(&path, outcome.warnings, 0, outcome.sources.clone()));
+        let includes = outcome.included.iter().map(SitePath::display).collect();
+        let missing = outcome.missing.iter().map(SitePath::display).collect();
         let mut inputs = vec![(path.display(), meta.mtime)];
         inputs.extend(
             outcome
@@ -425,6 +473,9 @@ impl Baker {
         Ok(Rendered {
             output: outcome.output,
             inputs,
+            includes,
+            missing,
+            warnings,
         })
     }
 }
@@ -439,7 +490,18 @@ impl TemplateErrors {
         let mut text = self
             .diagnostics
             .iter()
-            .map(|d| d.render(&self.sources, &opts))
+            .enumerate()
+            .map(|(i, d)| {
+                let mut one = d.render(&self.sources, &opts);
+                let n = self.pages_with(i);
+                if n > 1 {
+                    one.push_str(&format!(
+                        "  = note: included from {n} pages (first: {}); shown once\n",
+                        self.page
+                    ));
+                }
+                one
+            })
             .collect::<Vec<_>>()
             .join("\n");
         if self.more > 0 {
@@ -458,7 +520,15 @@ impl TemplateErrors {
     pub fn render_json(&self) -> String {
         self.diagnostics
             .iter()
-            .map(|d| d.to_json(&self.sources, &self.options) + "\n")
+            .enumerate()
+            .map(|(i, d)| {
+                let extra = format!(
+                    ",\"page\":{},\"pages\":{}",
+                    crate::engine::diag::json_string(&self.page),
+                    self.pages_with(i)
+                );
+                d.to_json_with(&self.sources, &self.options, &extra) + "\n"
+            })
             .collect()
     }
 

@@ -62,6 +62,12 @@ pub enum Code {
     /// A `.htaccess` or `--apache-conf` line ssibake cannot read, or one Apache
     /// refuses in that place (it answers 500 for the whole directory).
     Config,
+    /// A warning: an included file that is not a template holds SSI directives,
+    /// which are shipped as they are (Apache does the same).
+    RawDirective,
+    /// A warning: a comment that looks like a directive but is not one
+    /// (`<!-- #include`, `<!--include`), shipped as it is.
+    NearMiss,
 }
 
 impl Code {
@@ -89,11 +95,13 @@ impl Code {
             Code::NotInGit => "not-in-git",
             Code::Limit => "limit",
             Code::Config => "config",
+            Code::RawDirective => "raw-directive",
+            Code::NearMiss => "near-miss",
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 23] = [
         Code::Syntax,
         Code::UnknownDirective,
         Code::UnknownAttribute,
@@ -115,7 +123,30 @@ impl Code {
         Code::NotInGit,
         Code::Limit,
         Code::Config,
+        Code::RawDirective,
+        Code::NearMiss,
     ];
+}
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The page is not written (strict mode).
+    Error,
+    /// The page is written, but probably not as meant: Apache's error text shipped
+    /// in `errmsg` mode, a directive in a file included raw, a comment that looks
+    /// like a directive. `--deny-warnings` makes these fail the run.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 /// A place in a template.
@@ -130,6 +161,8 @@ pub struct Location {
 /// One error found in a template.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
     /// Stable error code.
     pub code: Code,
     /// One sentence, lower-case start, no final period.
@@ -221,17 +254,18 @@ impl Diagnostic {
     /// The human form: `path:line:col: error: message`, then the source line with
     /// carets under the directive, then help and include notes.
     pub fn render(&self, sources: &Sources, opts: &RenderOptions) -> String {
-        let (bold, red, blue, reset) = if opts.color {
-            ("\x1b[1m", "\x1b[1;31m", "\x1b[1;34m", "\x1b[0m")
-        } else {
-            ("", "", "", "")
+        let (bold, red, blue, reset) = match (opts.color, self.severity) {
+            (false, _) => ("", "", "", ""),
+            (true, Severity::Error) => ("\x1b[1m", "\x1b[1;31m", "\x1b[1;34m", "\x1b[0m"),
+            (true, Severity::Warning) => ("\x1b[1m", "\x1b[1;33m", "\x1b[1;34m", "\x1b[0m"),
         };
         let mut out = String::new();
         let path = sanitize(&display_path(&opts.root, &self.location.file));
         let (line, col) = self.position(sources);
         let _ = writeln!(
             out,
-            "{bold}{path}:{line}:{col}: {red}error{reset}{bold}: {}{reset}",
+            "{bold}{path}:{line}:{col}: {red}{}{reset}{bold}: {}{reset}",
+            self.severity.as_str(),
             sanitize(&self.message)
         );
         if let Some((src, index)) = sources.indexed(&self.location.file) {
@@ -288,23 +322,44 @@ impl Diagnostic {
         out
     }
 
-    /// One JSON object (no trailing newline): file, line, column, byte span,
-    /// severity, code, message, help.
+    /// One JSON object (no trailing newline): `"type":"diagnostic"`, file, line,
+    /// column, byte span, severity, code, message, help, and the include chain
+    /// (`included_from`, innermost first, each with file, line and column).
     pub fn to_json(&self, sources: &Sources, opts: &RenderOptions) -> String {
+        self.to_json_with(sources, opts, "")
+    }
+
+    /// [`Self::to_json`] with `extra` (`,"key":value...`) before the closing brace.
+    pub fn to_json_with(&self, sources: &Sources, opts: &RenderOptions, extra: &str) -> String {
         let (line, col) = self.position(sources);
         let mut out = String::from("{");
         let _ = write!(
             out,
-            "\"file\":{},\"line\":{line},\"column\":{col},\"span\":{{\"start\":{},\"end\":{}}},\"severity\":\"error\",\"code\":\"{}\",\"message\":{}",
+            "\"type\":\"diagnostic\",\"file\":{},\"line\":{line},\"column\":{col},\"span\":{{\"start\":{},\"end\":{}}},\"severity\":\"{}\",\"code\":\"{}\",\"message\":{}",
             json_string(&display_path(&opts.root, &self.location.file)),
             self.location.span.start,
             self.location.span.end,
+            self.severity.as_str(),
             self.code.as_str(),
             json_string(&self.message),
         );
         if let Some(help) = &self.help {
             let _ = write!(out, ",\"help\":{}", json_string(help));
         }
+        out.push_str(",\"included_from\":[");
+        for (i, from) in self.included_from.iter().enumerate() {
+            let (l, c) = sources
+                .indexed(&from.file)
+                .map_or((1, 1), |(_, ix)| ix.line_col(from.span.start));
+            let _ = write!(
+                out,
+                "{}{{\"file\":{},\"line\":{l},\"column\":{c}}}",
+                if i == 0 { "" } else { "," },
+                json_string(&display_path(&opts.root, &from.file)),
+            );
+        }
+        out.push(']');
+        out.push_str(extra);
         out.push('}');
         out
     }
@@ -333,7 +388,7 @@ fn clip(
 }
 
 /// A JSON string literal.
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -366,6 +421,7 @@ mod tests {
             Arc::from(&b"<p>\n  x<!--#flastmode virtual=\"/a\" -->\n"[..]),
         );
         let d = Diagnostic {
+            severity: Severity::Error,
             code: Code::UnknownDirective,
             message: "unknown directive `flastmode`".into(),
             location: Location {

@@ -28,15 +28,34 @@ pub enum Error {
     OutsideRoot(String),
 }
 
-/// All template errors of one page, with the sources needed to show them.
-#[derive(Debug)]
+/// All template errors (or warnings) of one page, with the sources needed to show
+/// them.
+#[derive(Clone, Debug)]
 pub struct TemplateErrors {
     pub(crate) page: String,
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// Errors past the per-page cap, counted only.
     pub(crate) more: usize,
+    /// Diagnostics (by index) also met in other pages, shown once here: the number
+    /// of pages that have it (an error in a partial many pages include).
+    pub(crate) shared: Vec<(usize, usize)>,
     pub(crate) sources: Sources,
     pub(crate) options: RenderOptions,
+}
+
+impl TemplateErrors {
+    /// The page, relative to the root.
+    pub fn page(&self) -> &str {
+        &self.page
+    }
+
+    /// How many pages share the diagnostic at `index` (1 when only this one).
+    pub fn pages_with(&self, index: usize) -> usize {
+        self.shared
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map_or(1, |(_, n)| *n)
+    }
 }
 
 impl std::fmt::Display for TemplateErrors {

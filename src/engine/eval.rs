@@ -14,7 +14,7 @@ use std::sync::Arc;
 use ssibake_grammar::{Arg, Directive, Node, Span};
 
 use crate::engine::condition;
-use crate::engine::diag::{Code, Diagnostic, Location, Sources};
+use crate::engine::diag::{Code, Diagnostic, Location, Severity, Sources};
 use crate::engine::expr::{self, Backrefs, Vars};
 use crate::engine::limits::{
     c_string, MAX_DEPTH, MAX_DIAGNOSTICS, MAX_DIRECTIVES, MAX_OUTPUT, MAX_VALUE,
@@ -65,6 +65,10 @@ pub(crate) struct Settings {
     pub(crate) apache_only: bool,
     /// What the server's configuration says of itself.
     pub(crate) server: Server,
+    /// Variables whose reading is recorded in [`Outcome::read_watched`] (the build
+    /// identity, so that only the pages that show it are rendered again once it is
+    /// known).
+    pub(crate) watched: Vec<Vec<u8>>,
 }
 
 /// The server a bake stands for: what Apache takes from its configuration
@@ -95,6 +99,14 @@ pub(crate) struct Outcome {
     pub(crate) stamped: Vec<SitePath>,
     /// Files `frev` printed a revved URL for: the file and its revved path.
     pub(crate) revved: Vec<(SitePath, SitePath)>,
+    /// Files included (evaluated or copied in), in order of use.
+    pub(crate) included: Vec<SitePath>,
+    /// Paths looked for and not found (a file created there changes the page).
+    pub(crate) missing: Vec<SitePath>,
+    /// A [`Settings::watched`] variable was read.
+    pub(crate) read_watched: bool,
+    /// Warnings: the page is written, but probably not as meant.
+    pub(crate) warnings: Vec<Diagnostic>,
 }
 
 /// One page being rendered, with everything its includes share.
@@ -115,6 +127,9 @@ pub(crate) struct Rendering<'s> {
     includes: usize,
     stamped: Vec<SitePath>,
     revved: Vec<(SitePath, SitePath)>,
+    included: Vec<SitePath>,
+    missing: Vec<SitePath>,
+    warnings: Vec<Diagnostic>,
     /// Where each open include was made, outermost first.
     chain: Vec<Location>,
     /// Documents being rendered, outermost first.
@@ -336,6 +351,9 @@ impl<'s> Rendering<'s> {
             includes: 0,
             stamped: Vec::new(),
             revved: Vec::new(),
+            included: Vec::new(),
+            missing: Vec::new(),
+            warnings: Vec::new(),
             chain: Vec::new(),
             stack: Vec::new(),
             directives: 0,
@@ -344,6 +362,9 @@ impl<'s> Rendering<'s> {
         // `SetEnv`-style variables first, then Apache's add_include_vars.
         for (name, value) in &settings.defines {
             r.vars.set(name, value.clone());
+        }
+        for name in &settings.watched {
+            r.vars.watch(name);
         }
         // ap_add_common_vars and ap_add_cgi_vars, in Apache's order, for a `GET` of the
         // page's own URL with no query string. What depends on the client (REMOTE_*,
@@ -429,6 +450,10 @@ impl<'s> Rendering<'s> {
             includes: r.includes,
             stamped: r.stamped,
             revved: r.revved,
+            included: r.included,
+            missing: r.missing,
+            read_watched: r.vars.watched_read(),
+            warnings: r.warnings,
         }
     }
 
@@ -443,8 +468,10 @@ impl<'s> Rendering<'s> {
     ) {
         let source = &parsed.source;
         self.sources.insert(path.clone(), source.clone());
-        if self.settings.on_error == OnError::Fail {
-            for d in &parsed.findings {
+        for d in &parsed.findings {
+            if d.code == Code::NearMiss {
+                self.warn(&path, d.span, d.code, d.message.clone(), d.help.clone());
+            } else if self.settings.on_error == OnError::Fail {
                 self.record(&path, d.span, d.code, d.message.clone(), d.help.clone());
             }
         }
@@ -578,6 +605,25 @@ impl<'s> Rendering<'s> {
         self.diagnostics.push(d);
     }
 
+    /// Records a warning once per place and code (in every error mode).
+    fn warn(
+        &mut self,
+        file: &SitePath,
+        span: Span,
+        code: Code,
+        message: String,
+        help: Option<String>,
+    ) {
+        if self.warnings.len() >= MAX_DIAGNOSTICS
+            || !self.seen.insert((file.clone(), span.start, code))
+        {
+            return;
+        }
+        let mut d = self.diagnostic(file, span, code, message, help);
+        d.severity = Severity::Warning;
+        self.warnings.push(d);
+    }
+
     /// A diagnostic at `span` of `file`, with the chain of includes that led there.
     fn diagnostic(
         &self,
@@ -590,6 +636,7 @@ impl<'s> Rendering<'s> {
         let mut included_from: Vec<Location> = self.chain.clone();
         included_from.reverse();
         Diagnostic {
+            severity: Severity::Error,
             code,
             message,
             location: Location {
@@ -621,7 +668,11 @@ impl<'s> Rendering<'s> {
     /// Where Apache inserts its error text (`SSI_CREATE_ERROR_BUCKET`).
     fn fail(&mut self, doc: &Doc, span: Span, code: Code, message: String, help: Option<String>) {
         match self.settings.on_error {
-            OnError::Errmsg => self.out.extend_from_slice(&doc.errmsg),
+            OnError::Errmsg => {
+                self.out.extend_from_slice(&doc.errmsg);
+                let shipped = format!("{message}; the page ships `{}` here", text(&doc.errmsg));
+                self.warn(&doc.path, span, code, shipped, help);
+            }
             OnError::Fail => self.record(&doc.path, span, code, message, help),
         }
     }
@@ -1190,9 +1241,18 @@ impl<'s> Rendering<'s> {
 
     /// Metadata of `path` through the run's cache, recorded as an input.
     fn lookup_meta(&mut self, path: &SitePath) -> Result<Metadata, IoFailure> {
-        let meta = self.cache.metadata(self.fs, path)?;
-        self.inputs.push((path.clone(), meta));
-        Ok(meta)
+        match self.cache.metadata(self.fs, path) {
+            Ok(meta) => {
+                self.inputs.push((path.clone(), meta));
+                Ok(meta)
+            }
+            Err(e) => {
+                if e.kind == io::ErrorKind::NotFound {
+                    self.missing.push(path.clone());
+                }
+                Err(e)
+            }
+        }
     }
 
     /// `handle_include`, with Apache's `onerror` state machine.
@@ -1343,6 +1403,7 @@ impl<'s> Rendering<'s> {
                 );
             }
             self.includes += 1;
+            self.included.push(path.clone());
             self.chain.push(Location {
                 file: doc.path.clone(),
                 span,
@@ -1356,6 +1417,22 @@ impl<'s> Rendering<'s> {
                 .bytes(self.fs, &path)
                 .map_err(|e| io_failure(&path, &e))?;
             self.includes += 1;
+            self.included.push(path.clone());
+            if memchr::memmem::find(&bytes, ssibake_grammar::START).is_some() {
+                // Apache ships them too, but nobody writes a directive to ship it.
+                self.warn(
+                    &doc.path,
+                    span,
+                    Code::RawDirective,
+                    format!(
+                        "`{}` holds SSI directives but is not parsed here: it is included as it is, directives and all (as Apache does)",
+                        path.display()
+                    ),
+                    Some(
+                        "name it `.shtml`, or parse its type (`AddOutputFilter INCLUDES .html` in a `.htaccess`)".into(),
+                    ),
+                );
+            }
             self.out.extend_from_slice(&bytes);
         }
         Ok(())
@@ -1704,6 +1781,36 @@ fn file_include_url(doc: &Doc, path: &SitePath) -> Option<Vec<u8>> {
     let mut url = base[..dir_end].to_vec();
     url.extend_from_slice(path.file_name());
     Some(url)
+}
+
+/// Whether `path` is a genuine revved copy: a name `revved_name` could have made
+/// (`a.<hex>.css`, `LICENSE.<hex>`) whose hex digits begin the SHA-256 of its
+/// own content. Only such files are ever deleted as old revved copies.
+#[cfg_attr(not(feature = "bake"), allow(dead_code))]
+pub(crate) fn is_genuine_revved(fs: &dyn FileSystem, path: &SitePath) -> bool {
+    let name = path.file_name();
+    let segments: Vec<&[u8]> = name.split(|&b| b == b'.').collect();
+    let Some(digest) = fs
+        .read(path)
+        .ok()
+        .map(|b| hex(&hmac_sha256::Hash::hash(&b)))
+    else {
+        return false;
+    };
+    // The hash is the last segment, or the one before the extension.
+    let n = segments.len();
+    [n.checked_sub(1), n.checked_sub(2)]
+        .into_iter()
+        .flatten()
+        .filter(|&i| i > 0)
+        .any(|i| {
+            let h = segments[i];
+            !h.is_empty()
+                && h.len() <= 64
+                && h.iter()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+                && digest.as_bytes().starts_with(h)
+        })
 }
 
 /// The default `hashlen`.

@@ -57,6 +57,86 @@ pub(crate) fn parse_hashlen(value: &[u8]) -> Option<usize> {
         .filter(|n| (1..=MAX_HASHLEN).contains(n))
 }
 
+/// Elements that take attributes: `<!--include virtual=...` is a near miss of one.
+const WITH_ATTRIBUTES: &[&str] = &[
+    "config", "echo", "fsize", "flastmod", "include", "set", "if", "elif", "exec", "fhash", "frev",
+];
+
+/// Comments that look like directives but are not (`<!-- #include ...`,
+/// `<!--include virtual=...`): Apache ships them as they are, which is rarely
+/// what the author meant. Reported as warnings.
+fn near_misses(source: &[u8], span: Span, out: &mut Vec<Finding>) {
+    let text = &source[span.range()];
+    for at in memchr::memmem::find_iter(text, b"<!--") {
+        let rest = &text[at + 4..];
+        let spaces = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let after = &rest[spaces..];
+        let (hash, after) = match after.first() {
+            Some(b'#') => (true, &after[1..]),
+            _ => (false, after),
+        };
+        let len = after.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let name = after[..len].to_ascii_lowercase();
+        let name = std::str::from_utf8(&name).unwrap_or("");
+        let next = after.get(len).copied();
+        let known = ELEMENTS.iter().any(|(n, _)| *n == name);
+        let looks = if hash {
+            // `<!-- #echo`: the space is the only mistake.
+            known && !matches!(next, Some(b) if b.is_ascii_alphanumeric())
+        } else {
+            // `<!--include virtual="...": an element and an attribute, no `#`.
+            WITH_ATTRIBUTES.contains(&name)
+                && next.is_some_and(|b| b.is_ascii_whitespace())
+                && after[len..]
+                    .iter()
+                    .skip_while(|b| b.is_ascii_whitespace())
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .count()
+                    > 0
+                && {
+                    let tail = &after[len..];
+                    let word = tail.iter().skip_while(|b| b.is_ascii_whitespace());
+                    let word: Vec<u8> = word
+                        .take_while(|b| b.is_ascii_alphabetic())
+                        .copied()
+                        .collect();
+                    let end = tail
+                        .iter()
+                        .position(|&b| !b.is_ascii_whitespace())
+                        .unwrap_or(0)
+                        + word.len();
+                    tail.get(end) == Some(&b'=')
+                }
+        };
+        if !looks {
+            continue;
+        }
+        let start = span.start + at;
+        let end = start + 4 + spaces + usize::from(hash) + len;
+        let (message, help) = if hash {
+            (
+                format!(
+                    "`<!-- #{name}` is an HTML comment, not a directive: Apache ships it as it is"
+                ),
+                "write `<!--#` with no space between `--` and `#`".to_string(),
+            )
+        } else {
+            (
+                format!(
+                    "`<!--{name}` is an HTML comment, not a directive: Apache ships it as it is"
+                ),
+                format!("a directive starts with `<!--#`: `<!--#{name}`"),
+            )
+        };
+        out.push(Finding {
+            span: Span::new(start, end),
+            code: Code::NearMiss,
+            message,
+            help: Some(help),
+        });
+    }
+}
+
 /// The message for an extension element refused by `--apache-only`.
 pub(crate) fn extension_refused(name: &str) -> String {
     format!("`#{name}` is a ssibake extension, not Apache; --apache-only refuses it")
@@ -160,6 +240,9 @@ pub(crate) fn check(doc: &Document<'_>, legacy_expr: bool, apache_only: bool) ->
     let mut depth: Vec<Span> = Vec::new();
     for node in &doc.nodes {
         let Node::Directive(d) = node else {
+            if let Node::Text(span) = node {
+                near_misses(doc.source, *span, &mut out);
+            }
             if let Node::Unterminated(span) = node {
                 out.push(Finding {
                     span: *span,
@@ -399,6 +482,28 @@ fn directive(d: &Directive<'_>, legacy_expr: bool, apache_only: bool, out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warns_of_near_misses() {
+        let codes = |src: &str| -> Vec<(usize, usize)> {
+            let doc = ssibake_grammar::parse(src.as_bytes());
+            check(&doc, false, false)
+                .into_iter()
+                .filter(|f| f.code == Code::NearMiss)
+                .map(|f| (f.span.start, f.span.end))
+                .collect()
+        };
+        assert_eq!(codes("a<!-- #include virtual=\"x\" -->"), [(1, 14)]);
+        assert_eq!(codes("<!--  #echo var=\"x\" -->"), [(0, 11)]);
+        assert_eq!(codes("<!--include virtual=\"/x\" -->"), [(0, 11)]);
+        assert_eq!(codes("<!--INCLUDE file=\"x\" -->"), [(0, 11)]);
+        // Ordinary comments are left alone.
+        assert!(codes("<!-- include the header here -->").is_empty());
+        assert!(codes("<!-- echo -->").is_empty());
+        assert!(codes("<!-- comment -->").is_empty());
+        assert!(codes("<!-- #section -->").is_empty());
+        assert!(codes("<!--#echo var=\"x\" -->").is_empty());
+    }
 
     #[test]
     fn suggests_near_names() {

@@ -24,6 +24,9 @@ enum Value {
 pub(crate) struct VarTable {
     entries: Vec<(Vec<u8>, Value)>,
     index: HashMap<Vec<u8>, usize>,
+    /// Entries (by index) whose reading is recorded.
+    watched: Vec<usize>,
+    watched_read: std::cell::Cell<bool>,
 }
 
 /// The result of a lookup before lazy values are rendered.
@@ -54,9 +57,24 @@ impl VarTable {
         self.slot(name, Value::Lazy(lazy));
     }
 
+    /// Records whether `name` (set before) is ever read.
+    pub(crate) fn watch(&mut self, name: &[u8]) {
+        if let Some(&i) = self.index.get(&name.to_ascii_lowercase()) {
+            self.watched.push(i);
+        }
+    }
+
+    /// A watched variable was read.
+    pub(crate) fn watched_read(&self) -> bool {
+        self.watched_read.get()
+    }
+
     /// Looks `name` up, case-insensitively.
     pub(crate) fn get(&self, name: &[u8]) -> Option<Found<'_>> {
         let i = *self.index.get(&name.to_ascii_lowercase())?;
+        if self.watched.contains(&i) {
+            self.watched_read.set(true);
+        }
         Some(match &self.entries[i].1 {
             Value::Set(v) => Found::Value(v),
             Value::Lazy(l) => Found::Lazy(*l),

@@ -44,6 +44,12 @@ pub enum MtimeSource {
 }
 
 impl MtimeFrom {
+    /// Version times that are the same on every machine with the same commit
+    /// (git or the epoch; file times are not).
+    pub fn is_reproducible(self) -> bool {
+        !matches!(self, MtimeFrom::Fs)
+    }
+
     /// `fs`, `git` or `epoch`.
     pub fn name(self) -> &'static str {
         match self {

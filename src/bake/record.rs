@@ -1,0 +1,291 @@
+//! Record: what a bake leaves in its output under `.ssibake/` for the next run and
+//! for other tools (never served as a page, never compared by `--check`).
+//!
+//! - `.ssibake/deps.json`: each page's inputs (includes, stamped files, every file
+//!   looked up, files looked for and not found, the `.htaccess` files whose
+//!   settings apply), also for a page that failed. The preview server and the
+//!   incremental bake build on it.
+//! - `.ssibake/builds.json`: the build ID and time, the last builds' revved files
+//!   (kept for `--keep-builds` builds), and the digests of the pages that show the
+//!   build ID, so an unchanged site keeps its ID.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::engine::eval::Outcome;
+use crate::site::resolve::SitePath;
+
+/// Where the record lives in an output (or, for `--in-place`, in the root).
+pub(super) const DEPS: &str = ".ssibake/deps.json";
+/// The build history.
+pub(super) const BUILDS: &str = ".ssibake/builds.json";
+
+/// One page's inputs, as the dependency record keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageDeps {
+    /// The template, relative to the root.
+    pub page: String,
+    /// Where its output goes, relative to the output.
+    pub output: String,
+    /// Some page includes it: not published on its own (unless partials are).
+    pub partial: bool,
+    /// It has template errors.
+    pub failed: bool,
+    /// Files it included, in order, without repeats.
+    pub includes: Vec<String>,
+    /// Files whose size, time or hash it printed.
+    pub stamped: Vec<String>,
+    /// Every file it looked up (includes, stamps, index files...).
+    pub inputs: Vec<String>,
+    /// Paths it looked for that did not exist: creating one changes the page.
+    pub missing: Vec<String>,
+    /// The `.htaccess` files whose settings apply to it or to one of its inputs.
+    pub settings: Vec<String>,
+    pub(super) included: Vec<SitePath>,
+}
+
+fn unique(paths: impl IntoIterator<Item = SitePath>) -> Vec<SitePath> {
+    let mut seen = std::collections::HashSet::new();
+    paths
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
+}
+
+fn shown(paths: &[SitePath]) -> Vec<String> {
+    paths.iter().map(SitePath::display).collect()
+}
+
+impl PageDeps {
+    pub(super) fn new(
+        page: &SitePath,
+        output: &SitePath,
+        outcome: &Outcome,
+        settings_files: &[SitePath],
+    ) -> PageDeps {
+        let included = unique(outcome.included.iter().cloned());
+        let inputs = unique(outcome.inputs.iter().map(|(p, _)| p.clone()));
+        let mut settings = Vec::new();
+        if !settings_files.is_empty() {
+            let dirs = unique(
+                std::iter::once(page)
+                    .chain(inputs.iter())
+                    .flat_map(|p| ancestors(p.parent())),
+            );
+            for s in settings_files {
+                if dirs.contains(&s.parent()) {
+                    settings.push(s.clone());
+                }
+            }
+        }
+        PageDeps {
+            page: page.display(),
+            output: output.display(),
+            partial: false,
+            failed: false,
+            includes: shown(&included),
+            stamped: shown(&unique(outcome.stamped.iter().cloned())),
+            inputs: shown(&inputs),
+            missing: shown(&unique(outcome.missing.iter().cloned())),
+            settings: shown(&settings),
+            included,
+        }
+    }
+}
+
+/// `dir` and every directory above it, up to the root.
+fn ancestors(dir: SitePath) -> Vec<SitePath> {
+    let mut out = vec![dir.clone()];
+    let mut d = dir;
+    while !d.as_bytes().is_empty() {
+        d = d.parent();
+        out.push(d.clone());
+    }
+    out
+}
+
+/// `deps.json`: pretty, sorted by output path, with a final newline.
+pub(super) fn deps_json(deps: &[PageDeps]) -> String {
+    let pages: serde_json::Map<String, serde_json::Value> = deps
+        .iter()
+        .map(|d| {
+            (
+                d.page.clone(),
+                serde_json::json!({
+                    "output": d.output,
+                    "partial": d.partial,
+                    "failed": d.failed,
+                    "includes": d.includes,
+                    "stamped": d.stamped,
+                    "inputs": d.inputs,
+                    "missing": d.missing,
+                    "settings": d.settings,
+                }),
+            )
+        })
+        .collect();
+    pretty(&serde_json::json!({ "version": 1, "pages": pages }))
+}
+
+/// One earlier build, as `builds.json` remembers it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Build {
+    pub(super) id: String,
+    pub(super) built_at: String,
+    /// The same time in Unix seconds.
+    pub(super) unix: i64,
+    /// The revved files it published.
+    pub(super) revved: Vec<String>,
+}
+
+/// What the output held before this run (empty for a first bake).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Previous {
+    /// Newest first.
+    pub(super) builds: Vec<Build>,
+    /// Pages published with the build ID in them: output path to (digest as
+    /// published, digest with the placeholder).
+    pub(super) with_id: HashMap<String, ([u8; 32], [u8; 32])>,
+}
+
+impl Previous {
+    /// Reads `builds.json`; anything unreadable is an empty history.
+    pub(super) fn parse(text: &[u8]) -> Previous {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(text) else {
+            return Previous::default();
+        };
+        let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let builds = v["builds"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| Build {
+                        id: s(&b["id"]),
+                        built_at: s(&b["builtAt"]),
+                        unix: b["builtAtUnix"].as_i64().unwrap_or_default(),
+                        revved: b["revved"]
+                            .as_array()
+                            .map(|r| r.iter().map(s).collect())
+                            .unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let with_id = v["withBuildId"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        let p = unhex(v["published"].as_str()?)?;
+                        let q = unhex(v["placeholder"].as_str()?)?;
+                        Some((k.clone(), (p, q)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Previous { builds, with_id }
+    }
+
+    /// The earlier builds whose revved files stay beside `this` one (up to `keep`
+    /// builds in all), and those that are dropped. A build with the same ID, or
+    /// with the same revved files, is `this` build again.
+    pub(super) fn split(&self, this: &Build, keep: usize) -> (Vec<&Build>, Vec<&Build>) {
+        let others: Vec<&Build> = self
+            .builds
+            .iter()
+            .filter(|b| (this.id.is_empty() || b.id != this.id) && b.revved != this.revved)
+            .collect();
+        let n = keep.saturating_sub(1).min(others.len());
+        (others[..n].to_vec(), others[n..].to_vec())
+    }
+
+    /// The time of the last build, when it had this ID.
+    pub(super) fn built_at(&self, id: &str) -> Option<(String, i64)> {
+        self.builds
+            .first()
+            .filter(|b| b.id == id && !b.built_at.is_empty())
+            .map(|b| (b.built_at.clone(), b.unix))
+    }
+}
+
+/// Pretty JSON with a final newline.
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+fn unhex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// `builds.json` for this build: it first, then the earlier ones up to `keep`
+/// builds in all.
+pub(super) fn builds_json(
+    this: &Build,
+    previous: &Previous,
+    keep: usize,
+    with_id: &[(SitePath, [u8; 32], [u8; 32])],
+) -> String {
+    let mut builds = vec![this.clone()];
+    builds.extend(previous.split(this, keep).0.into_iter().cloned());
+    let builds: Vec<serde_json::Value> = builds
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "id": b.id,
+                "builtAt": b.built_at,
+                "builtAtUnix": b.unix,
+                "revved": b.revved,
+            })
+        })
+        .collect();
+    let with_id: BTreeMap<String, serde_json::Value> = with_id
+        .iter()
+        .map(|(p, published, placeholder)| {
+            (
+                p.display(),
+                serde_json::json!({
+                    "published": crate::engine::eval::hex(published),
+                    "placeholder": crate::engine::eval::hex(placeholder),
+                }),
+            )
+        })
+        .collect();
+    pretty(&serde_json::json!({
+        "version": 1,
+        "builds": builds,
+        "withBuildId": with_id,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_round_trips_and_is_cut_to_keep() {
+        let b = |id: &str| Build {
+            id: id.into(),
+            built_at: format!("t{id}"),
+            unix: 7,
+            revved: vec![format!("a.{id}.css")],
+        };
+        let page = SitePath::from_relative(b"index.html").unwrap();
+        let mut prev = Previous::default();
+        for id in ["1", "2", "3", "4"] {
+            let text = builds_json(&b(id), &prev, 3, &[(page.clone(), [1; 32], [2; 32])]);
+            prev = Previous::parse(text.as_bytes());
+        }
+        let ids: Vec<&str> = prev.builds.iter().map(|b| b.id.as_str()).collect();
+        assert_eq!(ids, ["4", "3", "2"]);
+        assert_eq!(prev.built_at("4"), Some(("t4".to_string(), 7)));
+        assert_eq!(prev.built_at("3"), None);
+        assert_eq!(prev.with_id["index.html"], ([1; 32], [2; 32]));
+        assert!(Previous::parse(b"not json").builds.is_empty());
+    }
+}
