@@ -444,3 +444,40 @@ fn revved_files_are_kept_for_the_last_builds() {
         r.stderr
     );
 }
+
+// ---------------------------------------------------------------- collisions
+
+#[test]
+fn a_revved_name_on_a_site_file_is_a_collision_and_usage_errors_are_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(
+        &site,
+        "index.shtml",
+        "<!--#config hashlen=\"4\" --><!--#frev virtual=\"/a.css\" -->\n",
+    );
+    // `printf 'x' | sha256sum` = 2d711642...
+    write(&site, "a.css", "x");
+    write(&site, "a.2d71.css", "something else");
+    let r = bake_out(tmp.path(), &[], 2);
+    assert!(
+        r.stderr.contains(
+            "`a.2d71.css` would come from both `a.css` (revved by #frev) and `a.2d71.css` (copied)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!tmp.path().join("dist").exists());
+    // The same bytes checked in under the revved name are no collision.
+    write(&site, "a.2d71.css", "x");
+    bake_out(tmp.path(), &[], 0);
+    assert_eq!(
+        read_text(&tmp.path().join("dist/index.html")),
+        "/a.2d71.css\n"
+    );
+
+    let r = bake_out(tmp.path(), &["--message-format", "json", "--pages", "["], 2);
+    let v: serde_json::Value = serde_json::from_str(r.stderr.trim()).expect(&r.stderr);
+    assert_eq!(v["type"], "error");
+    assert!(v["message"].as_str().unwrap().contains("bad glob"), "{v}");
+}

@@ -210,6 +210,44 @@ impl Baker {
             });
         }
 
+        // A revved copy must not land on another output (unless that is already a
+        // copy of the same bytes: a revved file checked in).
+        let outputs: HashMap<&SitePath, &Item> = items
+            .iter()
+            .map(|i| match i {
+                Item::Page { output, .. } => (output, i),
+                Item::Asset(p) | Item::Link { path: p, .. } => (p, i),
+            })
+            .collect();
+        let mut clashes = Vec::new();
+        for (file, revved) in stamps.revved_pairs() {
+            let Some(item) = outputs.get(&revved) else {
+                continue;
+            };
+            let same = matches!(item, Item::Asset(_))
+                && cache.digest(&*self.fs, &revved).ok() == cache.digest(&*self.fs, &file).ok();
+            if !same {
+                let other = match item {
+                    Item::Page { input, .. } => format!("`{}` (baked)", input.display()),
+                    Item::Asset(p) => format!("`{}` (copied)", p.display()),
+                    Item::Link { path, .. } => format!("`{}` (a symlink)", path.display()),
+                };
+                clashes.push(format!(
+                    "`{}` would come from both `{}` (revved by #frev) and {other}",
+                    revved.display(),
+                    file.display()
+                ));
+            }
+        }
+        if !clashes.is_empty() {
+            return Err(BakeError::Usage(format!(
+                "{} output file{} would have two sources:\n  {}\nrename or remove the site file, or change `hashlen`",
+                clashes.len(),
+                if clashes.len() == 1 { "" } else { "s" },
+                clashes.join("\n  ")
+            )));
+        }
+
         // Every other file, hashed while copied when the build ID is needed.
         let deferred = runs.iter().zip(&partial).any(|(r, &p)| r.deferred && !p);
         let want_id = explicit.is_none() && (deferred || opts.version_file.is_some());

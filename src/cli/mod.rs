@@ -302,8 +302,22 @@ pub fn main() -> ExitCode {
     run(args).into()
 }
 
+/// `--message-format json` was given: usage errors are JSON lines too.
+static JSON_MESSAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn usage(message: impl std::fmt::Display) -> Exit {
-    eprintln!("ssibake: error: {message}");
+    if JSON_MESSAGES.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "type": "error",
+                "severity": "error",
+                "message": message.to_string(),
+            })
+        );
+    } else {
+        eprintln!("ssibake: error: {message}");
+    }
     Exit::Usage
 }
 
@@ -423,6 +437,10 @@ impl Reporter {
 }
 
 fn run(args: Args) -> Exit {
+    JSON_MESSAGES.store(
+        args.message_format == MessageFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     match &args.command {
         Some(Command::Completions { shell }) => {
             let mut cmd = command();
