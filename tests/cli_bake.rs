@@ -1538,6 +1538,18 @@ fn symlinks_out_of_the_root_are_published_as_symlinks() {
     write(&site, "index.shtml", "<p>home</p>\n");
     std::os::unix::fs::symlink(shared.join("uploads"), site.join("uploads")).unwrap();
     std::os::unix::fs::symlink(shared.join("secret.txt"), site.join("notes.txt")).unwrap();
+    // A relative link out of the root is published with its absolute target: from
+    // an output elsewhere `../shared` would lead somewhere else.
+    std::os::unix::fs::symlink("../shared/uploads", site.join("rel")).unwrap();
+    bake(tmp.path(), &["--root", "site", "--out", "deep/er/dist"]);
+    assert_eq!(
+        fs::read_link(tmp.path().join("deep/er/dist/rel")).unwrap(),
+        shared.join("uploads").canonicalize().unwrap()
+    );
+    assert_eq!(
+        fs::read(tmp.path().join("deep/er/dist/rel/photo.jpg")).unwrap(),
+        b"JPEG"
+    );
     bake(tmp.path(), &["--root", "site", "--out", "dist"]);
     let dist = tmp.path().join("dist");
     assert_eq!(

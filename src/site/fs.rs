@@ -247,6 +247,15 @@ impl FileSystem for DiskFs {
                     walker.skip_current_dir();
                 }
                 if let Ok(target) = std::fs::read_link(entry.path()) {
+                    // It leads out of the root: relative to the output it would lead
+                    // somewhere else, so it is published with an absolute target.
+                    let target = if target.is_absolute() {
+                        target
+                    } else {
+                        entry.path().canonicalize().unwrap_or_else(|_| {
+                            entry.path().parent().unwrap_or(&self.root).join(&target)
+                        })
+                    };
                     links.push((path, target));
                 }
                 continue;
