@@ -18,6 +18,7 @@ pub struct BakeOptions {
     pub(super) publish_partials: bool,
     pub(super) deny_warnings: bool,
     pub(super) keep_builds: usize,
+    pub(super) full: bool,
     pub(super) progress: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
@@ -36,6 +37,7 @@ impl Default for BakeOptions {
             publish_partials: false,
             deny_warnings: false,
             keep_builds: 3,
+            full: false,
             progress: None,
         }
     }
@@ -146,6 +148,13 @@ impl BakeOptions {
     /// stylesheet it names after a deploy. Older ones are pruned. At least 1.
     pub fn with_keep_builds(mut self, n: usize) -> Self {
         self.keep_builds = n.max(1);
+        self
+    }
+
+    /// Render every page and copy every file, even where the previous output and
+    /// its dependency record show nothing changed.
+    pub fn with_full(mut self, on: bool) -> Self {
+        self.full = on;
         self
     }
 

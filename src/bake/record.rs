@@ -14,6 +14,29 @@ use std::collections::{BTreeMap, HashMap};
 use crate::engine::eval::Outcome;
 use crate::site::resolve::SitePath;
 
+/// What the build ID is made of: a 128-bit hash of one output's bytes (XXH3).
+pub(super) type Digest = [u8; 16];
+
+/// The identity hash of `bytes`.
+pub(super) fn content_digest(bytes: &[u8]) -> Digest {
+    xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes()
+}
+
+/// [`content_digest`] over a stream.
+pub(super) struct Hasher(xxhash_rust::xxh3::Xxh3);
+
+impl Hasher {
+    pub(super) fn new() -> Hasher {
+        Hasher(xxhash_rust::xxh3::Xxh3::new())
+    }
+    pub(super) fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    pub(super) fn finalize(self) -> Digest {
+        self.0.digest128().to_le_bytes()
+    }
+}
+
 /// Where the record lives in an output (or, for `--in-place`, in the root).
 pub(super) const DEPS: &str = ".ssibake/deps.json";
 /// The build history.
@@ -103,27 +126,48 @@ fn ancestors(dir: SitePath) -> Vec<SitePath> {
     out
 }
 
-/// `deps.json`: pretty, sorted by output path, with a final newline.
+/// `deps.json`, one page per line, sorted by page, with a final newline. Written
+/// directly (one pass, no tree of values): it has a line per page of the site.
 pub(super) fn deps_json(deps: &[PageDeps]) -> String {
-    let pages: serde_json::Map<String, serde_json::Value> = deps
-        .iter()
-        .map(|d| {
-            (
-                d.page.clone(),
-                serde_json::json!({
-                    "output": d.output,
-                    "partial": d.partial,
-                    "failed": d.failed,
-                    "includes": d.includes,
-                    "stamped": d.stamped,
-                    "inputs": d.inputs,
-                    "missing": d.missing,
-                    "settings": d.settings,
-                }),
-            )
-        })
-        .collect();
-    pretty(&serde_json::json!({ "version": 1, "pages": pages }))
+    use crate::engine::diag::json_string as q;
+    use std::fmt::Write as _;
+    let mut sorted: Vec<&PageDeps> = deps.iter().collect();
+    sorted.sort_by(|a, b| a.page.cmp(&b.page));
+    let list = |out: &mut String, items: &[String]| {
+        out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&q(item));
+        }
+        out.push(']');
+    };
+    let mut out = String::with_capacity(64 + deps.len() * 256);
+    out.push_str("{\"version\":1,\"pages\":{");
+    for (i, d) in sorted.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        let _ = write!(
+            out,
+            "{}:{{\"output\":{},\"partial\":{},\"failed\":{},\"includes\":",
+            q(&d.page),
+            q(&d.output),
+            d.partial,
+            d.failed
+        );
+        list(&mut out, &d.includes);
+        out.push_str(",\"stamped\":");
+        list(&mut out, &d.stamped);
+        out.push_str(",\"inputs\":");
+        list(&mut out, &d.inputs);
+        out.push_str(",\"missing\":");
+        list(&mut out, &d.missing);
+        out.push_str(",\"settings\":");
+        list(&mut out, &d.settings);
+        out.push('}');
+    }
+    out.push_str("\n}}\n");
+    out
 }
 
 /// One earlier build, as `builds.json` remembers it.
@@ -144,7 +188,7 @@ pub(super) struct Previous {
     pub(super) builds: Vec<Build>,
     /// Pages published with the build ID in them: output path to (digest as
     /// published, digest with the placeholder).
-    pub(super) with_id: HashMap<String, ([u8; 32], [u8; 32])>,
+    pub(super) with_id: HashMap<String, (Digest, Digest)>,
 }
 
 impl Previous {
@@ -212,11 +256,11 @@ fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
+fn unhex(s: &str) -> Option<Digest> {
+    if s.len() != 2 * std::mem::size_of::<Digest>() {
         return None;
     }
-    let mut out = [0; 32];
+    let mut out = Digest::default();
     for (i, o) in out.iter_mut().enumerate() {
         *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
@@ -229,7 +273,7 @@ pub(super) fn builds_json(
     this: &Build,
     previous: &Previous,
     keep: usize,
-    with_id: &[(SitePath, [u8; 32], [u8; 32])],
+    with_id: &[(SitePath, Digest, Digest)],
 ) -> String {
     let mut builds = vec![this.clone()];
     builds.extend(previous.split(this, keep).0.into_iter().cloned());
@@ -278,14 +322,14 @@ mod tests {
         let page = SitePath::from_relative(b"index.html").unwrap();
         let mut prev = Previous::default();
         for id in ["1", "2", "3", "4"] {
-            let text = builds_json(&b(id), &prev, 3, &[(page.clone(), [1; 32], [2; 32])]);
+            let text = builds_json(&b(id), &prev, 3, &[(page.clone(), [1; 16], [2; 16])]);
             prev = Previous::parse(text.as_bytes());
         }
         let ids: Vec<&str> = prev.builds.iter().map(|b| b.id.as_str()).collect();
         assert_eq!(ids, ["4", "3", "2"]);
         assert_eq!(prev.built_at("4"), Some(("t4".to_string(), 7)));
         assert_eq!(prev.built_at("3"), None);
-        assert_eq!(prev.with_id["index.html"], ([1; 32], [2; 32]));
+        assert_eq!(prev.with_id["index.html"], ([1; 16], [2; 16]));
         assert!(Previous::parse(b"not json").builds.is_empty());
     }
 }

@@ -16,12 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use hmac_sha256::Hash as Sha256;
 use rayon::prelude::*;
 
 use super::options::BakeOptions;
 use super::plan::{output_path, Item};
-use super::record::{PageDeps, Previous};
+use super::record::{content_digest, Digest, PageDeps, Previous};
 use super::render::{Baked, Stamps};
 use super::report::{io_err, BakeError, BakeReport};
 use super::write::Sink;
@@ -52,14 +51,14 @@ pub(super) struct Ran {
 
 /// A page published with the build ID in it: its path, its digest as published
 /// and as rendered with the placeholder.
-type WithId = (SitePath, [u8; 32], [u8; 32]);
+type WithId = (SitePath, Digest, Digest);
 
 /// One page after the first pass.
 struct PageRun {
     input: SitePath,
     output: SitePath,
     /// Digest of the output as rendered with the placeholder.
-    digest: [u8; 32],
+    digest: Digest,
     /// Not written yet: it shows the build identity.
     deferred: bool,
     deps: PageDeps,
@@ -188,7 +187,10 @@ impl Baker {
         }
         report.stamped = stamps.stamped.len();
         report.warnings = share_out(warnings);
-        report.deps = runs.iter().map(|r| r.deps.clone()).collect();
+        report.deps = runs
+            .iter_mut()
+            .map(|r| std::mem::take(&mut r.deps))
+            .collect();
         if !failures.is_empty() {
             let failures = share_out(failures.into_iter().map(|b| *b).collect())
                 .into_iter()
@@ -252,7 +254,7 @@ impl Baker {
         let deferred = runs.iter().zip(&partial).any(|(r, &p)| r.deferred && !p);
         let want_id = explicit.is_none() && (deferred || opts.version_file.is_some());
         let copied = AtomicUsize::new(0);
-        let mut digests: Vec<(Vec<u8>, [u8; 32])> = items
+        let mut digests: Vec<(Vec<u8>, Digest)> = items
             .par_iter()
             .filter_map(|item| {
                 let (path, digest) = match item {
@@ -263,7 +265,7 @@ impl Baker {
                     }
                     Item::Link { path, target } => {
                         let d = sink.link(path, target).map(|()| {
-                            want_id.then(|| Sha256::hash(target.as_os_str().as_encoded_bytes()))
+                            want_id.then(|| content_digest(target.as_os_str().as_encoded_bytes()))
                         });
                         (path, d)
                     }
@@ -279,7 +281,7 @@ impl Baker {
             })
             .collect();
         report.copied = copied.into_inner();
-        let revved: Vec<(Vec<u8>, [u8; 32])> = stamps
+        let revved: Vec<(Vec<u8>, Digest)> = stamps
             .revved_pairs()
             .par_iter()
             .filter_map(|(file, revved)| {
@@ -291,9 +293,12 @@ impl Baker {
                     io_failed(io_err(&revved.to_path(), e));
                     return None;
                 }
-                let digest = want_id
+                // The SHA-256 `frev` computed anyway, cut to the identity's width.
+                let sha = want_id
                     .then(|| cache.digest(&*self.fs, file).ok())
                     .flatten()?;
+                let mut digest = Digest::default();
+                digest.copy_from_slice(&sha[..std::mem::size_of::<Digest>()]);
                 Some((revved.as_bytes().to_vec(), digest))
             })
             .collect();
@@ -316,7 +321,7 @@ impl Baker {
                 if let Some(client) = &opts.emit_client {
                     let path = output_path(client).map_err(BakeError::Other)?;
                     let script = super::publish::client_script(client);
-                    digests.push((path.as_bytes().to_vec(), Sha256::hash(script.as_bytes())));
+                    digests.push((path.as_bytes().to_vec(), content_digest(script.as_bytes())));
                 }
                 // A file published earlier with the ID in it (an `--in-place` page
                 // now plain) counts as it was rendered then, with the placeholder.
@@ -354,7 +359,7 @@ impl Baker {
                                 }
                             })
                             .map_err(|e| io_err(&run.output.to_path(), e))?;
-                        Ok((run.output.clone(), Sha256::hash(&baked.bytes), run.digest))
+                        Ok((run.output.clone(), content_digest(&baked.bytes), run.digest))
                     })
                     .collect();
                 for w in written {
@@ -422,7 +427,7 @@ impl Baker {
             return Ok(PageRun {
                 input: input.clone(),
                 output: output.clone(),
-                digest: [0; 32],
+                digest: Digest::default(),
                 deferred: false,
                 deps: PageDeps {
                     failed: true,
@@ -437,7 +442,7 @@ impl Baker {
         Ok(PageRun {
             input: input.clone(),
             output: output.clone(),
-            digest: Sha256::hash(&baked.bytes),
+            digest: content_digest(&baked.bytes),
             deferred,
             deps,
             failure: None,
@@ -471,9 +476,9 @@ impl Baker {
 }
 
 /// The build ID: a hash of every published path and its content's digest.
-fn identity(mut digests: Vec<(Vec<u8>, [u8; 32])>) -> String {
+fn identity(mut digests: Vec<(Vec<u8>, Digest)>) -> String {
     digests.sort_unstable();
-    let mut h = Sha256::new();
+    let mut h = hmac_sha256::Hash::new();
     h.update(b"ssibake build id v2\0");
     for (path, digest) in &digests {
         h.update(path);
@@ -550,8 +555,8 @@ mod tests {
 
     #[test]
     fn identity_ignores_order_and_sees_every_byte() {
-        let a = (b"a.html".to_vec(), [1; 32]);
-        let b = (b"b.css".to_vec(), [2; 32]);
+        let a = (b"a.html".to_vec(), [1; 16]);
+        let b = (b"b.css".to_vec(), [2; 16]);
         assert_eq!(
             identity(vec![a.clone(), b.clone()]),
             identity(vec![b.clone(), a.clone()])
@@ -559,7 +564,7 @@ mod tests {
         assert_ne!(identity(vec![a.clone()]), identity(vec![a.clone(), b]));
         assert_ne!(
             identity(vec![a]),
-            identity(vec![(b"a.html".to_vec(), [3; 32])])
+            identity(vec![(b"a.html".to_vec(), [3; 16])])
         );
     }
 }

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use hmac_sha256::Hash as Sha256;
+use super::record::{content_digest, Digest, Hasher};
 
 use super::record::{Build, Previous};
 use super::report::Difference;
@@ -30,7 +30,7 @@ pub(super) trait Sink: Sync {
         path: &SitePath,
         digest: bool,
         stable: bool,
-    ) -> io::Result<Option<[u8; 32]>>;
+    ) -> io::Result<Option<Digest>>;
     /// The revved copy `revved` of `file` (time `mtime` when given).
     fn revved(
         &self,
@@ -191,13 +191,8 @@ impl DirSink {
 impl Sink for DirSink {
     fn page(&self, path: &SitePath, bytes: &[u8]) -> io::Result<()> {
         let target = self.target(path)?;
-        std::fs::write(&target, bytes)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644))?;
-        }
-        Ok(())
+        // One write of the whole page, the file made with its final mode.
+        create_with_mode(&target, 0o644)?.write_all(bytes)
     }
 
     fn remove(&self, path: &SitePath) -> io::Result<()> {
@@ -232,7 +227,7 @@ impl Sink for DirSink {
         path: &SitePath,
         digest: bool,
         stable: bool,
-    ) -> io::Result<Option<[u8; 32]>> {
+    ) -> io::Result<Option<Digest>> {
         let mtime = if stable {
             Some(
                 cache
@@ -273,48 +268,100 @@ impl DirSink {
         target: &SitePath,
         digest: bool,
         mtime: Option<i64>,
-    ) -> io::Result<Option<[u8; 32]>> {
+    ) -> io::Result<Option<Digest>> {
         let target = self.target(target)?;
-        let Some(root) = &baker.disk_root else {
-            let bytes = baker.fs.read(path)?;
-            std::fs::write(&target, &bytes)?;
-            if let Some(t) = mtime {
-                set_mtime(&target, t)?;
+        let mut from = match baker.fs.open_file(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                let bytes = baker.fs.read(path)?;
+                std::fs::write(&target, &bytes)?;
+                if let Some(t) = mtime {
+                    set_mtime(&target, t)?;
+                }
+                return Ok(digest.then(|| content_digest(&bytes)));
             }
-            return Ok(digest.then(|| Sha256::hash(&bytes)));
+            Err(e) => return Err(e),
         };
-        // The real file (symlinks resolved, and refused if they leave the root).
-        let source = crate::site::fs::DiskFs::new(root)?.confine(path)?;
-        let meta = std::fs::metadata(&source)?;
-        if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
+        // What was opened (resolved beneath the root) is what is copied.
+        let meta = from.metadata()?;
+        let mut to = create_with_mode(&target, mode_of(&meta))?;
         let hash = if digest {
-            Some(copy_hashing(&source, &target, &meta)?)
+            Some(copy_hashing(&mut from, &mut to)?)
         } else {
             // copy_file_range: in the kernel, a reflink where the file system can.
-            std::fs::copy(&source, &target)?;
+            io::copy(&mut from, &mut to)?;
             None
         };
-        match mtime {
-            Some(t) => set_mtime(&target, t)?,
-            None => filetime::set_file_times(
-                &target,
-                filetime::FileTime::from_last_access_time(&meta),
-                filetime::FileTime::from_last_modification_time(&meta),
-            )?,
+        let modified = match mtime {
+            Some(t) => std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64),
+            None => meta.modified()?,
+        };
+        let mut times = std::fs::FileTimes::new().set_modified(modified);
+        if let Ok(accessed) = meta.accessed() {
+            times = times.set_accessed(accessed);
         }
+        to.set_times(times)?;
         Ok(hash)
     }
 }
 
-/// Copies `source` to `target` in chunks, hashing as it goes (one read for both;
-/// a file of any size).
-fn copy_hashing(source: &Path, target: &Path, meta: &std::fs::Metadata) -> io::Result<[u8; 32]> {
+/// The permission bits of `meta`.
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o7777
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0o644
+    }
+}
+
+/// Whether the process's umask keeps `0o644` (then a file created with a mode
+/// needs no `chmod`). Read once.
+fn umask_keeps_644() -> bool {
+    static KEEPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KEEPS.get_or_init(|| {
+        #[cfg(unix)]
+        {
+            use rustix::fs::Mode;
+            let old = rustix::process::umask(Mode::from_raw_mode(0o022));
+            rustix::process::umask(old);
+            old.bits() & 0o644 == 0
+        }
+        #[cfg(not(unix))]
+        {
+            true
+        }
+    })
+}
+
+/// Creates `target` (new) with `mode`, with no separate `chmod` unless the umask
+/// would take bits away.
+fn create_with_mode(target: &Path, mode: u32) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    let file = options.open(target)?;
+    #[cfg(unix)]
+    if !umask_keeps_644() {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(file)
+}
+
+/// Copies `from` into `to` in chunks, hashing as it goes (one read for both; a file
+/// of any size).
+fn copy_hashing(from: &mut std::fs::File, to: &mut std::fs::File) -> io::Result<Digest> {
     use std::io::Read;
-    let mut from = std::fs::File::open(source)?;
-    let mut to = std::fs::File::create(target)?;
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match from.read(&mut buf) {
@@ -326,7 +373,6 @@ fn copy_hashing(source: &Path, target: &Path, meta: &std::fs::Metadata) -> io::R
         h.update(&buf[..n]);
         to.write_all(&buf[..n])?;
     }
-    to.set_permissions(meta.permissions())?;
     Ok(h.finalize())
 }
 
@@ -361,10 +407,10 @@ impl Sink for MemorySink {
         path: &SitePath,
         digest: bool,
         _stable: bool,
-    ) -> io::Result<Option<[u8; 32]>> {
+    ) -> io::Result<Option<Digest>> {
         let bytes = baker.fs.read(path)?;
         self.page(path, &bytes)?;
-        Ok(digest.then(|| Sha256::hash(&bytes)))
+        Ok(digest.then(|| content_digest(&bytes)))
     }
 
     fn revved(
@@ -425,16 +471,18 @@ impl Sink for InPlaceSink {
         path: &SitePath,
         digest: bool,
         _stable: bool,
-    ) -> io::Result<Option<[u8; 32]>> {
+    ) -> io::Result<Option<Digest>> {
         if !digest {
             return Ok(None);
         }
-        let Some(root) = &baker.disk_root else {
-            return Ok(Some(Sha256::hash(&baker.fs.read(path)?)));
+        let mut file = match baker.fs.open_file(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                return Ok(Some(content_digest(&baker.fs.read(path)?)));
+            }
+            Err(e) => return Err(e),
         };
-        let source = crate::site::fs::DiskFs::new(root)?.confine(path)?;
-        let mut file = std::fs::File::open(source)?;
-        let mut h = Sha256::new();
+        let mut h = Hasher::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             match io::Read::read(&mut file, &mut buf) {
@@ -510,10 +558,10 @@ impl Sink for CheckSink {
         path: &SitePath,
         digest: bool,
         _stable: bool,
-    ) -> io::Result<Option<[u8; 32]>> {
+    ) -> io::Result<Option<Digest>> {
         let bytes = baker.fs.read(path)?;
         self.compare(path, &bytes);
-        Ok(digest.then(|| Sha256::hash(&bytes)))
+        Ok(digest.then(|| content_digest(&bytes)))
     }
 
     fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {

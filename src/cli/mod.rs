@@ -263,6 +263,11 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     keep_builds: Option<usize>,
 
+    /// Render every page and copy every file, even those the previous output and its
+    /// dependency record show unchanged.
+    #[arg(long)]
+    full: bool,
+
     /// Write the output to FILE (atomically) instead of standard output; only with
     /// one page.
     #[arg(short, long, value_name = "FILE")]
@@ -628,6 +633,7 @@ fn run(args: Args) -> Exit {
         .with_manifest(manifest.clone())
         .with_stable_mtimes(stable_mtimes)
         .with_force(args.force)
+        .with_full(args.full)
         .with_publish_partials(args.publish_partials || config.publish_partials.unwrap_or(false))
         .with_deny_warnings(args.deny_warnings || config.deny_warnings.unwrap_or(false));
     if let Some(n) = args.keep_builds.or(config.keep_builds) {

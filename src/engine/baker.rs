@@ -412,7 +412,7 @@ impl Baker {
             source: io::Error::new(e.kind, e.message),
         };
         let meta = cache.metadata(&*self.fs, path).map_err(io)?;
-        let parsed = cache.parsed(&*self.fs, path).map_err(io)?;
+        let parsed = cache.parsed_once(&*self.fs, path).map_err(io)?;
         Ok(Rendering::render(
             &self.settings,
             &*self.fs,

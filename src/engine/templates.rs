@@ -89,6 +89,32 @@ impl Cache {
         self.files.bytes(fs, path)
     }
 
+    /// A page parsed and linted for one rendering: taken from the cache when some
+    /// include parsed it already, else read and parsed without being kept, so a
+    /// run holds only what pages share (includes), never every page.
+    pub(crate) fn parsed_once(
+        &self,
+        fs: &dyn FileSystem,
+        path: &SitePath,
+    ) -> Result<Arc<Parsed>, IoFailure> {
+        if let Some(done) = self.parsed.peek(path) {
+            return done;
+        }
+        let bytes: Arc<[u8]> = fs.read(path).map_err(IoFailure::from)?.into();
+        Ok(Arc::new(self.parse(fs, path, bytes)))
+    }
+
+    fn parse(&self, fs: &dyn FileSystem, path: &SitePath, bytes: Arc<[u8]>) -> Parsed {
+        Parsed::new(
+            bytes,
+            // The file's own directory decides its `#if` syntax.
+            self.config
+                .dir(fs, &path.parent())
+                .is_ok_and(|d| d.legacy_expr()),
+            self.apache_only,
+        )
+    }
+
     /// The file parsed and linted.
     pub(crate) fn parsed(
         &self,
@@ -96,15 +122,9 @@ impl Cache {
         path: &SitePath,
     ) -> Result<Arc<Parsed>, IoFailure> {
         self.parsed.get_or_init(path, || {
-            let bytes = self.bytes(fs, path)?;
-            Ok(Arc::new(Parsed::new(
-                bytes,
-                // The file's own directory decides its `#if` syntax.
-                self.config
-                    .dir(fs, &path.parent())
-                    .is_ok_and(|d| d.legacy_expr()),
-                self.apache_only,
-            )))
+            // Not through `bytes`: the parse keeps them.
+            let bytes: Arc<[u8]> = fs.read(path).map_err(IoFailure::from)?.into();
+            Ok(Arc::new(self.parse(fs, path, bytes)))
         })
     }
 }

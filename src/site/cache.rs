@@ -54,6 +54,12 @@ impl<K: Eq + Hash + Clone, V: Clone> OnceMap<K, V> {
         };
         slot.get_or_init(init).clone()
     }
+
+    /// The value for `key` if it was computed already.
+    pub(crate) fn peek(&self, key: &K) -> Option<V> {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.get(key).and_then(|s| s.get().cloned())
+    }
 }
 
 /// The files of one run: each is stat'ed and read at most once.

@@ -38,6 +38,18 @@ pub trait FileSystem: Send + Sync {
         self.metadata(path).map(|_| 0o644)
     }
 
+    /// [`metadata`](Self::metadata) and [`mode`](Self::mode) at once (one `fstat`
+    /// on disk).
+    fn metadata_and_mode(&self, path: &SitePath) -> io::Result<(Metadata, u32)> {
+        Ok((self.metadata(path)?, self.mode(path)?))
+    }
+
+    /// The regular file at `path`, open for reading (to copy it whatever its size).
+    /// Back ends without files answer `Unsupported`; callers then [`read`](Self::read).
+    fn open_file(&self, _path: &SitePath) -> io::Result<std::fs::File> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "not on disk"))
+    }
+
     /// Every file under the root, sorted, except version-control directories
     /// (`.git`, `.hg`, `.svn`), ssibake's own staging directories and the
     /// directories in `skip`.
@@ -56,6 +68,7 @@ pub trait FileSystem: Send + Sync {
 pub(crate) const MAX_FILE: u64 = 256 << 20;
 
 /// Opens `path` for reading with `O_NONBLOCK`, so a FIFO does not block the open.
+#[cfg(not(target_os = "linux"))]
 fn open_nonblocking(path: &Path) -> io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -79,18 +92,46 @@ fn skipped(path: &SitePath, skip: &[SitePath]) -> bool {
 
 /// The real file system under a root directory.
 ///
-/// Every lookup is checked against the canonical root after resolving symlinks,
-/// so a symlink that points outside the root is refused like `../`.
+/// Every lookup is resolved beneath one open handle on the root: on Linux with
+/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`, so a symlink (or a `..` in
+/// one) that leads out of the root is refused by the kernel in the same call that
+/// opens the file, and what is then stat'ed and read is that same descriptor: a
+/// directory swapped for a symlink between a check and the open cannot lead
+/// outside. An absolute symlink that stays inside the root is resolved by its
+/// canonical path, opened with `RESOLVE_NO_SYMLINKS`. Elsewhere (or on a kernel
+/// without `openat2`, before 5.6) the canonical path is checked, then opened.
 #[derive(Clone, Debug)]
 pub struct DiskFs {
     root: PathBuf,
+    #[cfg(target_os = "linux")]
+    dir: std::sync::Arc<std::os::fd::OwnedFd>,
+}
+
+/// What one `fstat` tells: the metadata and the permission bits.
+struct Stat {
+    meta: Metadata,
+    mode: u32,
 }
 
 impl DiskFs {
     /// A file system rooted at `root`, which must exist.
     pub fn new(root: impl AsRef<Path>) -> io::Result<DiskFs> {
         let root = root.as_ref().canonicalize()?;
-        Ok(DiskFs { root })
+        #[cfg(target_os = "linux")]
+        let dir = {
+            use rustix::fs::{Mode, OFlags};
+            let fd = rustix::fs::open(
+                &root,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            std::sync::Arc::new(fd)
+        };
+        Ok(DiskFs {
+            root,
+            #[cfg(target_os = "linux")]
+            dir,
+        })
     }
 
     /// The canonical root directory.
@@ -99,18 +140,134 @@ impl DiskFs {
     }
 
     /// The real path of `path`, refusing anything that resolves outside the root.
+    /// (A name only: what it names may change before it is opened; reads go
+    /// through [`Self::open`].)
     pub fn confine(&self, path: &SitePath) -> io::Result<PathBuf> {
         let joined = self.root.join(path.to_path());
         let real = joined.canonicalize()?;
         if real.starts_with(&self.root) {
             Ok(real)
         } else {
-            Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                OutsideRoot(path.display()),
-            ))
+            Err(outside(path))
         }
     }
+
+    /// Opens the file at `path` for reading (without blocking on a FIFO), resolved
+    /// beneath the root.
+    pub fn open(&self, path: &SitePath) -> io::Result<std::fs::File> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::OFlags;
+            let fd = self.open_beneath(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
+            Ok(std::fs::File::from(fd))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            open_nonblocking(&self.confine(path)?)
+        }
+    }
+
+    /// `openat2` beneath the root; see the type's documentation.
+    #[cfg(target_os = "linux")]
+    fn open_beneath(
+        &self,
+        path: &SitePath,
+        flags: rustix::fs::OFlags,
+    ) -> io::Result<std::os::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let rel = if path.as_bytes().is_empty() {
+            PathBuf::from(".")
+        } else {
+            path.to_path()
+        };
+        // openat2 refuses flags that do not go with O_PATH (O_NOCTTY among them).
+        let flags = if flags.contains(OFlags::PATH) {
+            flags | OFlags::CLOEXEC
+        } else {
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY
+        };
+        let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        match rustix::fs::openat2(&*self.dir, &rel, flags, Mode::empty(), beneath) {
+            Ok(fd) => Ok(fd),
+            // Leaving the root, or an absolute symlink: the canonical path decides,
+            // and is opened with no symlink left to follow.
+            Err(rustix::io::Errno::XDEV) => {
+                let real = self.confine(path)?;
+                let rel = real
+                    .strip_prefix(&self.root)
+                    .map_err(|_| outside(path))?
+                    .to_path_buf();
+                let rel = if rel.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    rel
+                };
+                let strict = beneath | ResolveFlags::NO_SYMLINKS;
+                rustix::fs::openat2(&*self.dir, &rel, flags, Mode::empty(), strict).map_err(|e| {
+                    match e {
+                        rustix::io::Errno::XDEV | rustix::io::Errno::LOOP => outside(path),
+                        e => e.into(),
+                    }
+                })
+            }
+            // A kernel before 5.6 (or a sandbox that hides openat2).
+            Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+                let real = self.confine(path)?;
+                Ok(rustix::fs::open(&real, flags, Mode::empty())?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One `fstat` of `path` (opened `O_PATH`, beneath the root).
+    fn stat(&self, path: &SitePath) -> io::Result<Stat> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{FileType, OFlags};
+            let fd = self.open_beneath(path, OFlags::PATH)?;
+            let st = rustix::fs::fstat(&fd)?;
+            let ft = FileType::from_raw_mode(st.st_mode);
+            let (secs, nanos) = (st.st_mtime, st.st_mtime_nsec);
+            Ok(Stat {
+                meta: Metadata {
+                    len: st.st_size as u64,
+                    mtime: apr_seconds(secs, nanos as i64),
+                    is_dir: ft == FileType::Directory,
+                },
+                mode: st.st_mode & 0o7777,
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let meta = std::fs::metadata(self.confine(path)?)?;
+            let ft = filetime::FileTime::from_last_modification_time(&meta);
+            Ok(Stat {
+                meta: Metadata {
+                    len: meta.len(),
+                    mtime: apr_seconds(ft.unix_seconds(), ft.nanoseconds() as i64),
+                    is_dir: meta.is_dir(),
+                },
+                mode: if meta.permissions().readonly() {
+                    0o444
+                } else {
+                    0o644
+                },
+            })
+        }
+    }
+}
+
+/// APR keeps microseconds and Apache divides toward zero: -1.5 s is -1.
+fn apr_seconds(secs: i64, nanos: i64) -> i64 {
+    if secs < 0 && nanos > 0 {
+        secs + 1
+    } else {
+        secs
+    }
+}
+
+fn outside(path: &SitePath) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, OutsideRoot(path.display()))
 }
 
 /// The error inside an `io::Error` when a symlink leads out of the root.
@@ -120,29 +277,15 @@ pub struct OutsideRoot(pub String);
 
 impl FileSystem for DiskFs {
     fn metadata(&self, path: &SitePath) -> io::Result<Metadata> {
-        let real = self.confine(path)?;
-        let meta = std::fs::metadata(real)?;
-        let ft = filetime::FileTime::from_last_modification_time(&meta);
-        // APR keeps microseconds and Apache divides toward zero: -1.5 s is -1.
-        let mtime = if ft.unix_seconds() < 0 && ft.nanoseconds() > 0 {
-            ft.unix_seconds() + 1
-        } else {
-            ft.unix_seconds()
-        };
-        Ok(Metadata {
-            len: meta.len(),
-            mtime,
-            is_dir: meta.is_dir(),
-        })
+        Ok(self.stat(path)?.meta)
     }
 
     fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
         use std::io::Read as _;
-        let real = self.confine(path)?;
         // A FIFO would block the open itself, a device never end: open without
         // blocking, look at what was opened, and read only a regular file, no larger
         // than a page may be.
-        let mut file = open_nonblocking(&real)?;
+        let mut file = self.open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other(format!(
@@ -159,7 +302,8 @@ impl FileSystem for DiskFs {
                 MAX_FILE >> 20
             )));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // One byte more than the size, so the end is seen without another call.
+        let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
         file.by_ref().take(MAX_FILE + 1).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > MAX_FILE {
             return Err(io::Error::other(format!(
@@ -172,20 +316,23 @@ impl FileSystem for DiskFs {
     }
 
     fn mode(&self, path: &SitePath) -> io::Result<u32> {
-        let meta = std::fs::metadata(self.confine(path)?)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            Ok(meta.permissions().mode() & 0o7777)
+        Ok(self.stat(path)?.mode)
+    }
+
+    fn metadata_and_mode(&self, path: &SitePath) -> io::Result<(Metadata, u32)> {
+        let st = self.stat(path)?;
+        Ok((st.meta, st.mode))
+    }
+
+    fn open_file(&self, path: &SitePath) -> io::Result<std::fs::File> {
+        let file = self.open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::other(format!(
+                "`{}` is not a regular file",
+                path.display()
+            )));
         }
-        #[cfg(not(unix))]
-        {
-            Ok(if meta.permissions().readonly() {
-                0o444
-            } else {
-                0o644
-            })
-        }
+        Ok(file)
     }
 
     fn list(&self, skip: &[SitePath]) -> io::Result<Vec<SitePath>> {

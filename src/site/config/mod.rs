@@ -618,6 +618,8 @@ pub(crate) struct SiteConfig {
     root: Vec<u8>,
     shared: Arc<Shared>,
     cache: OnceMap<SitePath, Result<Arc<DirConfig>, ConfigError>>,
+    /// Each file's treatment, stat'ed once per file.
+    files: OnceMap<SitePath, Result<FileInfo, ConfigError>>,
 }
 
 impl std::fmt::Debug for SiteConfig {
@@ -683,6 +685,7 @@ impl SiteConfig {
                 modules: directives::default_modules(),
             }),
             cache: OnceMap::new(),
+            files: OnceMap::new(),
         }
     }
 
@@ -731,6 +734,7 @@ impl SiteConfig {
         let shared = Arc::make_mut(&mut self.shared);
         shared.overrides.push((setting, Arc::from(flag)));
         self.cache = OnceMap::new();
+        self.files = OnceMap::new();
     }
 
     /// `AddOutputFilter INCLUDES .ext` at server level, for `--template-ext`.
@@ -741,6 +745,7 @@ impl SiteConfig {
             (b"includes".to_vec(), Source::Flag(Arc::from(flag))),
         );
         self.cache = OnceMap::new();
+        self.files = OnceMap::new();
     }
 
     /// The server's `DocumentRoot` from `--apache-conf`, if it has one.
@@ -784,12 +789,16 @@ impl SiteConfig {
         fs: &dyn FileSystem,
         path: &SitePath,
     ) -> Result<FileInfo, ConfigError> {
+        self.files.get_or_init(path, || self.compute_file(fs, path))
+    }
+
+    fn compute_file(&self, fs: &dyn FileSystem, path: &SitePath) -> Result<FileInfo, ConfigError> {
         // The directory walk (and its .htaccess errors) comes before the file's stat.
         let parent = match path.as_bytes().is_empty() {
             true => None,
             false => Some(self.dir(fs, &path.parent())?),
         };
-        let meta = fs.metadata(path).map_err(|e| io_error(path, &e))?;
+        let (meta, mode) = fs.metadata_and_mode(path).map_err(|e| io_error(path, &e))?;
         if meta.is_dir {
             let dir = self.dir(fs, path)?;
             return Ok(FileInfo {
@@ -801,7 +810,6 @@ impl SiteConfig {
                 settings: dir.settings.clone(),
             });
         }
-        let mode = fs.mode(path).map_err(|e| io_error(path, &e))?;
         let parent = match parent {
             Some(p) => p,
             None => self.dir(fs, &path.parent())?,
