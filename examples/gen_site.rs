@@ -105,12 +105,12 @@ fn main() -> std::io::Result<()> {
         asset_names.push(name);
     }
     fs::create_dir_all(root.join("inc"))?;
-    for p in 0..PARTIALS {
+    for (p, stamped) in asset_names.iter().take(PARTIALS).enumerate() {
         let path = root.join(format!("inc/part{p:02}.shtml"));
         let mut text = format!("<div class=\"part{p}\">").into_bytes();
         paragraph(&mut rng, &mut text);
         text.extend_from_slice(b"<!--#echo var=\"DOCUMENT_URI\" --> <!--#flastmod virtual=\"/");
-        text.extend_from_slice(asset_names[p].as_bytes());
+        text.extend_from_slice(stamped.as_bytes());
         text.extend_from_slice(b"\" --></div>\n");
         fs::write(&path, text)?;
         set_time(&path, t0)?;
