@@ -772,7 +772,9 @@ fn bake_tree(
     args: &Args,
     reporter: &Reporter,
 ) -> Exit {
-    let total = count_pages(baker, opts);
+    // The page count (a plan of its own) only for a bar that is shown.
+    let shown = !args.quiet && io::stderr().is_terminal();
+    let total = if shown { count_pages(baker, opts) } else { 0 };
     let progress = progress_bar(total, args.quiet);
     let mut opts = opts.clone();
     if let Some(bar) = &progress {

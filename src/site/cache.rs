@@ -36,21 +36,27 @@ impl From<io::Error> for IoFailure {
 }
 
 /// A map whose values are computed once per key, even under concurrent use.
+/// Keys are paths, hashed with FxHash: fast, and these maps never see keys an
+/// attacker can choose to collide (only the site's own paths).
 pub(crate) struct OnceMap<K, V> {
-    slots: Mutex<HashMap<K, Arc<OnceLock<V>>>>,
+    slots: Mutex<HashMap<K, Arc<OnceLock<V>>, rustc_hash::FxBuildHasher>>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> OnceMap<K, V> {
     pub(crate) fn new() -> Self {
         OnceMap {
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::default()),
         }
     }
 
     pub(crate) fn get_or_init(&self, key: &K, init: impl FnOnce() -> V) -> V {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.entry(key.clone()).or_default().clone()
+            match slots.get(key) {
+                // Found: no key to clone, no allocation.
+                Some(slot) => slot.clone(),
+                None => slots.entry(key.clone()).or_default().clone(),
+            }
         };
         slot.get_or_init(init).clone()
     }
