@@ -1156,11 +1156,14 @@ impl<'s> Rendering<'s> {
         match mapped {
             Ok(m) => Ok((req, m)),
             Err(MapError::Path(e)) => Err(e.into()),
-            Err(MapError::NotFound(p)) => Err(Failure {
-                code: Code::NotFound,
-                message: format!("`{}` does not exist", req.path.display()),
-                help: (p != req.path).then(|| format!("there is no `{}`", p.display())),
-            }),
+            Err(MapError::NotFound(p)) => {
+                self.handler_refused(&p, req.query.as_deref());
+                Err(Failure {
+                    code: Code::NotFound,
+                    message: format!("`{}` does not exist", req.path.display()),
+                    help: (p != req.path).then(|| format!("there is no `{}`", p.display())),
+                })
+            }
             Err(MapError::Directory(p)) => Err(Failure {
                 code: Code::NotFound,
                 message: if is_file {
@@ -1243,6 +1246,39 @@ impl<'s> Rendering<'s> {
         }
     }
 
+    /// A sub-request whose handler answered 404 (a missing file, path info) still
+    /// ends with `ap_finalize_sub_req_protocol`'s EOS, which runs the target's
+    /// INCLUDES filter (when its name and directory give it one): `includes_filter`
+    /// copies the query into the shared environment before there is anything to parse
+    /// (observed on Apache 2.4.71: `include virtual="missing.shtml?a=1"` sets
+    /// QUERY_STRING).
+    fn handler_refused(&mut self, target: &SitePath, query: Option<&[u8]>) {
+        let Some(args) = query else { return };
+        let info = match self.fs.metadata(target) {
+            Ok(_) => self.settings.config.file(self.fs, target).ok(),
+            Err(_) => self
+                .settings
+                .config
+                .dir(self.fs, &target.parent())
+                .ok()
+                .map(|d| d.file(target.file_name(), 0)),
+        };
+        if info.is_some_and(|i| i.is_parsed()) {
+            self.set_query(args);
+        }
+    }
+
+    /// `includes_filter`: the sub-request's query, into the environment that nested
+    /// documents share with the page.
+    fn set_query(&mut self, args: &[u8]) {
+        let unescaped = encoding::unescape_url(args);
+        self.vars.set(b"QUERY_STRING", args.to_vec());
+        self.vars.set(
+            b"QUERY_STRING_UNESCAPED",
+            encoding::escape_shell_cmd(&unescaped),
+        );
+    }
+
     /// Runs one include sub-request: a template is evaluated (sharing variables),
     /// any other text file copied as it is.
     fn include(
@@ -1262,6 +1298,7 @@ impl<'s> Rendering<'s> {
             .and_then(|d| d.accept_path_info());
         if !mapped.path_info.is_empty() && accept_path_info != Some(true) {
             // core's default_handler refuses path info (AcceptPathInfo default): 404.
+            self.handler_refused(&path, req.query.as_deref());
             return Err(Failure {
                 code: Code::NotFound,
                 message: format!(
@@ -1335,12 +1372,7 @@ impl<'s> Rendering<'s> {
             if let Some(args) = query {
                 // includes_filter adds the sub-request's query to the environment,
                 // which nested documents share with the page (observed on 2.4.71).
-                let unescaped = encoding::unescape_url(args);
-                self.vars.set(b"QUERY_STRING", args.to_vec());
-                self.vars.set(
-                    b"QUERY_STRING_UNESCAPED",
-                    encoding::escape_shell_cmd(&unescaped),
-                );
+                self.set_query(args);
             }
             self.includes += 1;
             self.chain.push(Location {
