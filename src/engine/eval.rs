@@ -129,8 +129,8 @@ pub(crate) struct Rendering<'s> {
 /// starts afresh (config, conditionals, regex captures) while variables are shared.
 struct Doc {
     path: SitePath,
-    /// The document's URL, or `None` for a document included with `file` from
-    /// another directory (Apache gives it an empty URI).
+    /// The document's URL (empty for a document included with `file` from another
+    /// directory: Apache gives it an empty URI).
     url: Option<Vec<u8>>,
     /// The query string of the document's request (`r->args`).
     query: Vec<u8>,
@@ -1726,12 +1726,15 @@ fn config_failure(e: &ConfigError) -> Failure {
 }
 
 /// The URL of a document included with `file=`: Apache (`ap_sub_req_lookup_file`)
-/// gives one only to a file in the including document's own directory.
+/// gives one only to a file in the including document's own directory whose
+/// including document has a URI; any other gets the empty URI, against which a
+/// relative `virtual` resolves from the root (`ap_make_full_path("", v)` is `/v`;
+/// observed on 2.4.71).
 fn file_include_url(doc: &Doc, path: &SitePath) -> Option<Vec<u8>> {
-    if path.parent() != doc.path.parent() {
-        return None;
-    }
-    let base = doc.url.as_ref()?;
+    let base = match &doc.url {
+        Some(base) if !base.is_empty() && path.parent() == doc.path.parent() => base,
+        _ => return Some(Vec::new()),
+    };
     let dir_end = memchr::memrchr(b'/', base).map_or(0, |i| i + 1);
     let mut url = base[..dir_end].to_vec();
     url.extend_from_slice(path.file_name());
