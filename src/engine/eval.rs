@@ -123,6 +123,21 @@ pub(crate) struct Rendering<'s> {
     directives: usize,
     /// A limit was hit: the page is abandoned.
     stopped: bool,
+    /// What `ap_add_common_vars`, `ap_add_cgi_vars` and `add_include_vars` set for
+    /// the page's request.
+    request_env: VarTable,
+    /// The INCLUDES filters of the open documents, outermost first.
+    filters: Vec<Filter>,
+}
+
+/// The INCLUDES filter that is parsing an open document.
+struct Filter {
+    /// Another INCLUDES filter of the same document comes after this one.
+    later: bool,
+    /// The page's own request (not a sub-request).
+    top: bool,
+    /// The request's query (`r->args`; `None` without `?`).
+    args: Option<Vec<u8>>,
 }
 
 /// The per-document state of Apache's `include_ctx_t`: each included document
@@ -340,6 +355,8 @@ impl<'s> Rendering<'s> {
             stack: Vec::new(),
             directives: 0,
             stopped: false,
+            request_env: VarTable::default(),
+            filters: Vec::new(),
         };
         // `SetEnv`-style variables first, then Apache's add_include_vars.
         for (name, value) in &settings.defines {
@@ -350,38 +367,43 @@ impl<'s> Rendering<'s> {
         // HTTP_*) is never defined; what the server's configuration says only when
         // the settings give it.
         let url = path.url();
+        let mut env = VarTable::default();
         let request_uri = encoding::request_uri(&url);
         let server = &settings.server;
         if let Some(name) = &server.name {
-            r.vars.set(b"SERVER_NAME", name.clone());
+            env.set(b"SERVER_NAME", name.clone());
         }
         if let Some(port) = server.port {
-            r.vars.set(b"SERVER_PORT", port.to_string().into_bytes());
+            env.set(b"SERVER_PORT", port.to_string().into_bytes());
         }
         if let Some(https) = server.https {
             if https {
-                r.vars.set(b"HTTPS", b"on".to_vec());
+                env.set(b"HTTPS", b"on".to_vec());
             }
             let scheme: &[u8] = if https { b"https" } else { b"http" };
-            r.vars.set(b"REQUEST_SCHEME", scheme.to_vec());
+            env.set(b"REQUEST_SCHEME", scheme.to_vec());
         }
-        r.vars.set(b"CONTEXT_PREFIX", Vec::new());
+        env.set(b"CONTEXT_PREFIX", Vec::new());
         if let Some(admin) = &server.admin {
-            r.vars.set(b"SERVER_ADMIN", admin.clone());
+            env.set(b"SERVER_ADMIN", admin.clone());
         }
-        r.vars.set(b"GATEWAY_INTERFACE", b"CGI/1.1".to_vec());
-        r.vars.set(b"SERVER_PROTOCOL", b"HTTP/1.1".to_vec());
-        r.vars.set(b"REQUEST_METHOD", b"GET".to_vec());
-        r.vars.set(b"QUERY_STRING", Vec::new());
-        r.vars.set(b"REQUEST_URI", request_uri.clone());
-        r.vars.set(b"SCRIPT_NAME", url.clone());
+        env.set(b"GATEWAY_INTERFACE", b"CGI/1.1".to_vec());
+        env.set(b"SERVER_PROTOCOL", b"HTTP/1.1".to_vec());
+        env.set(b"REQUEST_METHOD", b"GET".to_vec());
+        env.set(b"QUERY_STRING", Vec::new());
+        env.set(b"REQUEST_URI", request_uri.clone());
+        env.set(b"SCRIPT_NAME", url.clone());
         r.request_uri = request_uri;
-        r.vars.set_lazy(b"DATE_LOCAL", Lazy::DateLocal);
-        r.vars.set_lazy(b"DATE_GMT", Lazy::DateGmt);
-        r.vars.set_lazy(b"LAST_MODIFIED", Lazy::LastModified);
-        r.vars.set(b"DOCUMENT_URI", path.url());
-        r.vars.set(b"DOCUMENT_ARGS", Vec::new());
-        r.vars.set(b"DOCUMENT_NAME", path.file_name().to_vec());
+        env.set_lazy(b"DATE_LOCAL", Lazy::DateLocal);
+        env.set_lazy(b"DATE_GMT", Lazy::DateGmt);
+        env.set_lazy(b"LAST_MODIFIED", Lazy::LastModified);
+        env.set(b"DOCUMENT_URI", path.url());
+        env.set(b"DOCUMENT_ARGS", Vec::new());
+        env.set(b"DOCUMENT_NAME", path.file_name().to_vec());
+        // The same again whenever a later INCLUDES filter of the page is handed output
+        // (see `flush`).
+        r.vars.overlay(&env);
+        r.request_env = env;
         // The INCLUDES filter may be in the page's chain twice (XBitHack on an
         // executable `.shtml`, `SetOutputFilter INCLUDES` on a `.shtml`): the second
         // parses what the first produced, with the same variables (measured on Apache
@@ -390,7 +412,7 @@ impl<'s> Rendering<'s> {
             .config
             .file(fs, &path)
             .map_or(1, |i| i.runs().max(1));
-        r.passes(path, Some(url), (Vec::new(), mtime), page, 0, passes);
+        r.passes(path, Some(url), (None, mtime), page, 0, passes);
         Outcome {
             output: r.out,
             diagnostics: r.diagnostics,
@@ -411,13 +433,21 @@ impl<'s> Rendering<'s> {
         &mut self,
         path: SitePath,
         url: Option<Vec<u8>>,
-        (query, mtime): (Vec<u8>, i64),
+        (args, mtime): (Option<Vec<u8>>, i64),
         parsed: Arc<Parsed>,
         depth: usize,
         passes: u32,
     ) {
+        let query = args.clone().unwrap_or_default();
+        self.filters.push(Filter {
+            later: passes > 1,
+            top: depth == 0,
+            args,
+        });
         if passes <= 1 {
-            return self.document(path, url, (query, mtime), parsed, depth);
+            self.document(path, url, (query, mtime), parsed, depth);
+            self.filters.pop();
+            return;
         }
         let before = std::mem::take(&mut self.out);
         self.document(
@@ -428,7 +458,10 @@ impl<'s> Rendering<'s> {
             depth,
         );
         let settings = self.settings;
-        for _ in 1..passes {
+        for pass in 1..passes {
+            if let Some(f) = self.filters.last_mut() {
+                f.later = pass + 1 < passes;
+            }
             if self.stopped || !self.diagnostics.is_empty() {
                 break;
             }
@@ -451,8 +484,32 @@ impl<'s> Rendering<'s> {
                 depth,
             );
         }
+        self.filters.pop();
         let out = std::mem::replace(&mut self.out, before);
         self.out.extend_from_slice(&out);
+    }
+
+    /// A document's filter hands what it has so far to the next filter (mod_include
+    /// does at every directive it prints at, and at the end of a sub-request; the
+    /// default handler with a raw file). When that next filter is a later INCLUDES
+    /// filter, its `includes_filter` runs first and re-sets the environment: for the
+    /// page's own request everything `add_include_vars` and the CGI variables set
+    /// (QUERY_STRING back to empty, LAST_MODIFIED back to lazy, ...), for a
+    /// sub-request its query (observed on Apache 2.4.71). What that filter passes on
+    /// reaches the later filters of the enclosing documents in turn, so the page's
+    /// own comes last.
+    fn flush(&mut self) {
+        for i in (0..self.filters.len()).rev() {
+            let f = &self.filters[i];
+            if !f.later {
+                continue;
+            }
+            if f.top {
+                self.vars.overlay(&self.request_env);
+            } else if let Some(args) = f.args.clone() {
+                self.set_query(&args);
+            }
+        }
     }
 
     /// Evaluates one document (the page or an included template) into `self.out`.
@@ -545,7 +602,12 @@ impl<'s> Rendering<'s> {
                         );
                     }
                 }
-                Node::Directive(d) => self.directive(&mut doc, d),
+                Node::Directive(d) => {
+                    if doc.printing {
+                        self.flush();
+                    }
+                    self.directive(&mut doc, d);
+                }
             }
             if self.out.len() > MAX_OUTPUT && !self.stopped {
                 let span = match node {
@@ -563,6 +625,7 @@ impl<'s> Rendering<'s> {
             self.stack.pop();
             return;
         }
+        self.flush();
         if !doc.printing || doc.nesting > 0 {
             // Apache only logs AH01373.
             let span = doc.open_ifs.last().copied().unwrap_or_default();
@@ -1402,9 +1465,9 @@ impl<'s> Rendering<'s> {
                 file: doc.path.clone(),
                 span,
             });
-            let args = query.unwrap_or_default().to_vec();
             let runs = info.runs();
             let (mtime, depth) = (mapped.meta.mtime, doc.depth + 1);
+            let args = query.map(<[u8]>::to_vec);
             self.passes(path, url, (args, mtime), parsed, depth, runs);
             self.chain.pop();
         } else {
@@ -1413,6 +1476,9 @@ impl<'s> Rendering<'s> {
                 .bytes(self.fs, &path)
                 .map_err(|e| io_failure(&path, &e))?;
             self.includes += 1;
+            if !bytes.is_empty() {
+                self.flush();
+            }
             self.out.extend_from_slice(&bytes);
         }
         Ok(())
@@ -1763,7 +1829,10 @@ fn file_include_url(doc: &Doc, path: &SitePath) -> Option<Vec<u8>> {
     let dir_end = memchr::memrchr(b'/', base).map_or(0, |i| i + 1);
     let mut url = base[..dir_end].to_vec();
     url.extend_from_slice(path.file_name());
-    Some(url)
+    // The URI is built from the decoded one and the file's own name, then parsed and
+    // unescaped once more by `ap_process_request_internal`: `/d%41/` (requested as
+    // `/d%2541/`) becomes `/dA/` (observed on 2.4.71).
+    Some(urlmap::percent_decode(&url).unwrap_or(url))
 }
 
 /// The default `hashlen`.
