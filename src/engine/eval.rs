@@ -138,6 +138,9 @@ struct Filter {
     top: bool,
     /// The request's query (`r->args`; `None` without `?`).
     args: Option<Vec<u8>>,
+    /// Where in this pass's output the first EOS of a sub-request run under it
+    /// arrived (see `sub_request_ended`).
+    eos: Option<usize>,
 }
 
 /// The per-document state of Apache's `include_ctx_t`: each included document
@@ -443,6 +446,7 @@ impl<'s> Rendering<'s> {
             later: passes > 1,
             top: depth == 0,
             args,
+            eos: None,
         });
         if passes <= 1 {
             self.document(path, url, (query, mtime), parsed, depth);
@@ -465,7 +469,13 @@ impl<'s> Rendering<'s> {
             if self.stopped || !self.diagnostics.is_empty() {
                 break;
             }
-            let first = std::mem::take(&mut self.out);
+            let mut first = std::mem::take(&mut self.out);
+            // An included document's later filter stops parsing at the first EOS of
+            // a sub-request run under it (see `sub_request_ended`); the rest passes.
+            let rest = match self.filters.last().and_then(|f| f.eos) {
+                Some(cut) if pass == 1 && depth > 0 && cut < first.len() => first.split_off(cut),
+                _ => Vec::new(),
+            };
             let dir_legacy = settings
                 .config
                 .dir(self.fs, &path.parent())
@@ -473,9 +483,10 @@ impl<'s> Rendering<'s> {
             let again = Arc::new(Parsed::new(first.into(), dir_legacy, settings.apache_only));
             if !again.has_directives() {
                 self.out = again.source.to_vec();
+                self.out.extend_from_slice(&rest);
                 continue;
             }
-            self.out = Vec::with_capacity(again.source.len());
+            self.out = Vec::with_capacity(again.source.len() + rest.len());
             self.document(
                 path.clone(),
                 url.clone(),
@@ -483,10 +494,29 @@ impl<'s> Rendering<'s> {
                 again,
                 depth,
             );
+            self.out.extend_from_slice(&rest);
         }
         self.filters.pop();
         let out = std::mem::replace(&mut self.out, before);
         self.out.extend_from_slice(&out);
+    }
+
+    /// A sub-request that was run (its handler called, even one answering 404) ends
+    /// with an EOS bucket. Only a sub-request of the page itself gets its own
+    /// SUBREQ_CORE filter, which drops it (`make_sub_request` adds one only when the
+    /// chain after `next_filter` has none); deeper ones share their depth-1
+    /// ancestor's, so their EOS first reaches the later INCLUDES filters of the
+    /// included documents above them, which stop parsing there and pass everything
+    /// after it through (observed on Apache 2.4.71: an XBitHack-full executable
+    /// `.shtml` that is included parses the output of its first include again, not of
+    /// the later ones).
+    fn sub_request_ended(&mut self) {
+        let at = self.out.len();
+        if let Some(f) = self.filters.iter_mut().rev().find(|f| f.later) {
+            if !f.top && f.eos.is_none() {
+                f.eos = Some(at);
+            }
+        }
     }
 
     /// A document's filter hands what it has so far to the next filter (mod_include
@@ -1074,7 +1104,7 @@ impl<'s> Rendering<'s> {
             // find_file: a lookup only, so path info is ignored and a directory
             // named with its slash is its index file (or, without one, itself).
             match self
-                .map_target(doc, &value, is_file)
+                .map_target(doc, &value, is_file, false)
                 .map(|(_, mapped)| mapped.meta)
             {
                 Ok(meta) => {
@@ -1136,7 +1166,7 @@ impl<'s> Rendering<'s> {
             };
             req.map(|r| r.path)
         };
-        let (_, mapped) = self.map_target(doc, value, is_file)?;
+        let (_, mapped) = self.map_target(doc, value, is_file, false)?;
         let path = mapped.path;
         if mapped.meta.is_dir {
             return Err(Failure::new(
@@ -1202,11 +1232,13 @@ impl<'s> Rendering<'s> {
 
     /// Maps a `virtual` or `file` value onto the site (see `site::urlmap`), every stat
     /// going through [`Self::lookup`].
+    /// `run`: the sub-request is run (`include`), not only looked up (`fsize`, ...).
     fn map_target(
         &mut self,
         doc: &Doc,
         value: &[u8],
         is_file: bool,
+        run: bool,
     ) -> Result<(Request, Mapped), Failure> {
         let req = if is_file {
             urlmap::parse_file(value, &doc.path)?
@@ -1243,7 +1275,9 @@ impl<'s> Rendering<'s> {
             Ok(m) => Ok((req, m)),
             Err(MapError::Path(e)) => Err(e.into()),
             Err(MapError::NotFound(p)) => {
-                self.handler_refused(&p, req.query.as_deref());
+                if run {
+                    self.handler_refused(&p, req.query.as_deref());
+                }
                 Err(Failure {
                     code: Code::NotFound,
                     message: format!("`{}` does not exist", req.path.display()),
@@ -1311,7 +1345,7 @@ impl<'s> Rendering<'s> {
                 || (name == b"virtual" && last_error.is_none())
                 || (name == b"onerror" && last_error.is_some())
             {
-                self.map_target(doc, &value, name == b"file")
+                self.map_target(doc, &value, name == b"file", true)
                     .and_then(|(req, mapped)| self.include(doc, arg.span, &value, req, mapped))
             } else {
                 continue;
@@ -1339,6 +1373,7 @@ impl<'s> Rendering<'s> {
     /// (observed on Apache 2.4.71: `include virtual="missing.shtml?a=1"` sets
     /// QUERY_STRING).
     fn handler_refused(&mut self, target: &SitePath, query: Option<&[u8]>) {
+        self.sub_request_ended();
         let Some(args) = query else { return };
         let info = match self.fs.metadata(target) {
             Ok(_) => self.settings.config.file(self.fs, target).ok(),
@@ -1469,6 +1504,7 @@ impl<'s> Rendering<'s> {
             let (mtime, depth) = (mapped.meta.mtime, doc.depth + 1);
             let args = query.map(<[u8]>::to_vec);
             self.passes(path, url, (args, mtime), parsed, depth, runs);
+            self.sub_request_ended();
             self.chain.pop();
         } else {
             let bytes = self
@@ -1480,6 +1516,7 @@ impl<'s> Rendering<'s> {
                 self.flush();
             }
             self.out.extend_from_slice(&bytes);
+            self.sub_request_ended();
         }
         Ok(())
     }
