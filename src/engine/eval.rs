@@ -1473,6 +1473,7 @@ impl<'s> Rendering<'s> {
             )
         };
         let info = info.expect("directories are refused above");
+        let config = &self.settings.config;
         // The text/* test of IncludesNOEXEC, skipped under `Options +Includes` of the
         // including document's directory.
         if doc.includes != Includes::Exec && info.is_refused_include() {
@@ -1485,7 +1486,11 @@ impl<'s> Rendering<'s> {
                 help: None,
             });
         }
-        if info.is_parsed() {
+        let runs = match mapped.index && info.includes() != Includes::Off {
+            true => info.runs() + config.directory_filters(self.fs, &path.parent()),
+            false => info.runs(),
+        };
+        if runs > 0 {
             let parsed = self
                 .cache
                 .parsed(self.fs, &path)
@@ -1500,7 +1505,6 @@ impl<'s> Rendering<'s> {
                 file: doc.path.clone(),
                 span,
             });
-            let runs = info.runs();
             let (mtime, depth) = (mapped.meta.mtime, doc.depth + 1);
             let args = query.map(<[u8]>::to_vec);
             self.passes(path, url, (args, mtime), parsed, depth, runs);
