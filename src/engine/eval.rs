@@ -480,7 +480,14 @@ impl<'s> Rendering<'s> {
                 .config
                 .dir(self.fs, &path.parent())
                 .map_or(settings.legacy_expr, |d| d.legacy_expr());
-            let again = Arc::new(Parsed::new(first.into(), dir_legacy, settings.apache_only));
+            let again = Arc::new(Parsed::in_dir(
+                &settings.config,
+                self.fs,
+                &path.parent(),
+                first.into(),
+                dir_legacy,
+                settings.apache_only,
+            ));
             if !again.has_directives() {
                 self.out = again.source.to_vec();
                 self.out.extend_from_slice(&rest);
