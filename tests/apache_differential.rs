@@ -53,6 +53,18 @@ fn apache_differential() {
                 root: r.clone(),
                 legacy_expr: c.legacy_expr,
                 defines: c.defines.clone(),
+                vhost_extra: c
+                    .apache_conf
+                    .as_ref()
+                    .map(|p| {
+                        let text = fs::read_to_string(p)
+                            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                        text.lines()
+                            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 ..VHost::default()
             })
             .collect();

@@ -30,7 +30,8 @@
 //! Modes (deterministic: tree `S` is always generated from seed `S`):
 //! * default (CI): 8 trees, seeds 1..=8, well under a minute;
 //! * `SSIBAKE_TREE_FUZZ=N`: seeds 1..=N;
-//! * `SSIBAKE_TREE_FUZZ_SEED=S`: only seed S (to rerun one tree);
+//! * `SSIBAKE_TREE_FUZZ_SEED=S`: only seed S (to rerun one tree); with
+//!   `SSIBAKE_TREE_FUZZ=N` too, the N seeds from S on (S..S+N);
 //! * `SSIBAKE_TREE_FUZZ_DIR=DIR`: replay a tree from disk (a kept `<seed>/site`, or a
 //!   hand-reduced reproducer) as "seed 0"; pages there are compared without directive tags.
 //!
@@ -1252,17 +1253,14 @@ struct Totals {
 }
 
 fn seeds() -> Vec<u64> {
-    if let Some(s) = std::env::var("SSIBAKE_TREE_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
-        return vec![s];
+    let env = |name: &str| -> Option<u64> {
+        std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+    };
+    match (env("SSIBAKE_TREE_FUZZ_SEED"), env("SSIBAKE_TREE_FUZZ")) {
+        (Some(s), Some(n)) => (s..s.saturating_add(n)).collect(),
+        (Some(s), None) => vec![s],
+        (None, n) => (1..=n.unwrap_or(CI_TREES)).collect(),
     }
-    let n = std::env::var("SSIBAKE_TREE_FUZZ")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(CI_TREES);
-    (1..=n).collect()
 }
 
 #[test]

@@ -23,5 +23,5 @@ pub mod span;
 
 pub use ast::{Arg, Directive, Document, Malformed, Node};
 pub use error::{ParseError, ParseErrorKind};
-pub use parser::{is_space, parse, END, START};
+pub use parser::{is_space, parse, parse_with, Tags, END, START};
 pub use span::{LineIndex, Span, Spanned};

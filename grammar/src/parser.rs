@@ -9,18 +9,40 @@ use std::borrow::Cow;
 use memchr::memmem;
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take, take_till, take_while, take_while1};
-use nom::combinator::{not, recognize, verify};
+use nom::combinator::{recognize, verify};
 use nom::multi::many0_count;
-use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 use crate::ast::{Arg, Directive, Document, Malformed, Node};
 use crate::span::{Span, Spanned};
 
-/// `START` in the grammar.
+/// `START` in the grammar (Apache's default `SSIStartTag`).
 pub const START: &[u8] = b"<!--#";
-/// `END` in the grammar.
+/// `END` in the grammar (Apache's default `SSIEndTag`).
 pub const END: &[u8] = b"-->";
+
+/// The `START` and `END` of the grammar: Apache's `SSIStartTag` and `SSIEndTag`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tags<'t> {
+    /// `START`; never empty.
+    pub start: &'t [u8],
+    /// `END`; never empty.
+    pub end: &'t [u8],
+}
+
+impl Tags<'static> {
+    /// `<!--#` and `-->`.
+    pub const DEFAULT: Tags<'static> = Tags {
+        start: START,
+        end: END,
+    };
+}
+
+impl Default for Tags<'static> {
+    fn default() -> Self {
+        Tags::DEFAULT
+    }
+}
 
 /// C `isspace` in the C locale, as Apache's `apr_isspace`.
 pub fn is_space(b: u8) -> bool {
@@ -31,9 +53,23 @@ fn is_quote(b: u8) -> bool {
     matches!(b, b'"' | b'\'' | b'`')
 }
 
-/// Parses a whole document (`document` in the grammar).
+/// Parses a whole document (`document` in the grammar) with the default tags.
 pub fn parse(source: &[u8]) -> Document<'_> {
-    let finder = memmem::Finder::new(START);
+    parse_with(source, Tags::DEFAULT)
+}
+
+/// Parses a whole document with `tags` as `START` and `END` (an empty tag is taken
+/// as the default one: Apache refuses an empty `SSIStartTag`/`SSIEndTag`).
+pub fn parse_with<'a>(source: &'a [u8], tags: Tags<'_>) -> Document<'a> {
+    let tags = Tags {
+        start: if tags.start.is_empty() {
+            START
+        } else {
+            tags.start
+        },
+        end: if tags.end.is_empty() { END } else { tags.end },
+    };
+    let finder = memmem::Finder::new(tags.start);
     let mut nodes = Vec::new();
     let mut pos = 0;
     // `text`: jump straight to the next `<!--#`; everything before it is one text node.
@@ -42,7 +78,7 @@ pub fn parse(source: &[u8]) -> Document<'_> {
         if start > pos {
             nodes.push(Node::Text(Span::new(pos, start)));
         }
-        match directive(source, start) {
+        match directive(source, start, tags) {
             Some((d, end)) => {
                 nodes.push(Node::Directive(d));
                 pos = end;
@@ -67,10 +103,10 @@ fn offset(source: &[u8], rest: &[u8]) -> usize {
 /// `directive <- START name (END / space args)`, starting at `start` (the `<`).
 /// Returns the directive and the offset just past it, or `None` when the input
 /// ends first.
-fn directive(source: &[u8], start: usize) -> Option<(Directive<'_>, usize)> {
-    let input = &source[start + START.len()..];
-    let (rest, name_bytes) = name(input).ok()?;
-    let name_start = start + START.len();
+fn directive<'a>(source: &'a [u8], start: usize, tags: Tags<'_>) -> Option<(Directive<'a>, usize)> {
+    let input = &source[start + tags.start.len()..];
+    let (rest, name_bytes) = name(input, tags.end);
+    let name_start = start + tags.start.len();
     let name = Spanned::new(
         lowercase(name_bytes),
         Span::new(name_start, name_start + name_bytes.len()),
@@ -78,14 +114,14 @@ fn directive(source: &[u8], start: usize) -> Option<(Directive<'_>, usize)> {
     let mut malformed = name_bytes.is_empty().then_some(Malformed::EmptyName);
     let mut args = Vec::new();
 
-    let rest = match end(rest) {
+    let rest = match end(rest, tags.end) {
         Ok((rest, _)) => rest,
         // The name stopped at a space (or at the end of the input).
         Err(_) => {
             if rest.is_empty() {
                 return None;
             }
-            args_loop(source, rest, &mut args, &mut malformed)?
+            args_loop(source, rest, tags.end, &mut args, &mut malformed)?
         }
     };
     let end_at = offset(source, rest);
@@ -101,8 +137,8 @@ fn directive(source: &[u8], start: usize) -> Option<(Directive<'_>, usize)> {
 }
 
 /// `END`.
-fn end(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    tag(END).parse(input)
+fn end<'a>(input: &'a [u8], end_tag: &[u8]) -> IResult<&'a [u8], &'a [u8]> {
+    tag(end_tag).parse(input)
 }
 
 /// `space*`.
@@ -110,19 +146,24 @@ fn spaces(input: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while(is_space).parse(input)
 }
 
-/// `name <- (!END !space .)*`
-fn name(input: &[u8]) -> IResult<&[u8], &[u8]> {
-    recognize(many0_count(preceded(
-        not(end),
-        alt((tag("-"), take_while1(|b| !is_space(b) && b != b'-'))),
-    )))
-    .parse(input)
+/// `name <- (!END !space .)*`; returns the rest and the name.
+fn name<'a>(input: &'a [u8], end_tag: &[u8]) -> (&'a [u8], &'a [u8]) {
+    let first = end_tag[0];
+    let mut i = 0;
+    while i < input.len() && !is_space(input[i]) {
+        if input[i] == first && input[i..].starts_with(end_tag) {
+            break;
+        }
+        i += 1;
+    }
+    (&input[i..], &input[..i])
 }
 
 /// `args <- space* (END / arg args)`, iterated. Returns the input after `END`.
 fn args_loop<'a>(
     source: &'a [u8],
     mut input: &'a [u8],
+    end_tag: &[u8],
     args: &mut Vec<Arg<'a>>,
     malformed: &mut Option<Malformed>,
 ) -> Option<&'a [u8]> {
@@ -131,7 +172,7 @@ fn args_loop<'a>(
         if rest.is_empty() {
             return None;
         }
-        if let Ok((rest, _)) = end(rest) {
+        if let Ok((rest, _)) = end(rest, end_tag) {
             return Some(rest);
         }
         let (rest, a) = arg(source, rest)?;
@@ -285,5 +326,56 @@ fn lowercase(bytes: &[u8]) -> Cow<'_, [u8]> {
         Cow::Owned(bytes.to_ascii_lowercase())
     } else {
         Cow::Borrowed(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(doc: &Document<'_>) -> Vec<String> {
+        doc.nodes
+            .iter()
+            .map(|n| match n {
+                Node::Text(s) => format!("T{:?}", String::from_utf8_lossy(&doc.source[s.range()])),
+                Node::Directive(d) => format!("D{}", String::from_utf8_lossy(&d.name.node)),
+                Node::Unterminated(_) => "U".to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tags_are_parameters() {
+        let tags = Tags {
+            start: b"<%#",
+            end: b"%>",
+        };
+        let src = b"a<%#echo var=\"x%>\" %>b<!--#echo -->c<%#echo%%>d<%#x";
+        let doc = parse_with(src, tags);
+        assert_eq!(
+            names(&doc),
+            [
+                "T\"a\"",
+                "Decho",
+                "T\"b<!--#echo -->c\"",
+                "Decho%",
+                "T\"d\"",
+                "U"
+            ]
+        );
+        let Node::Directive(d) = &doc.nodes[1] else {
+            panic!()
+        };
+        assert_eq!(d.args[0].value_bytes(), Some(&b"x%>"[..]));
+        // the defaults, and an empty tag taken as the default
+        assert_eq!(names(&parse(b"<!--#a-->")), ["Da"]);
+        let empty = Tags {
+            start: b"",
+            end: b"",
+        };
+        assert_eq!(
+            names(&parse_with(b"<!--#comment--->B", empty)),
+            ["Dcomment-", "T\"B\""]
+        );
     }
 }

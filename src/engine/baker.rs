@@ -364,7 +364,10 @@ impl Baker {
             is_dir: false,
         };
         let cache = self.cache();
-        let parsed = Arc::new(Parsed::new(
+        let parsed = Arc::new(Parsed::in_dir(
+            &self.settings.config,
+            &*self.fs,
+            &path.parent(),
             source.into(),
             self.settings.legacy_expr,
             self.settings.apache_only,

@@ -138,14 +138,32 @@ pub(crate) struct Rendering<'s> {
     directives: usize,
     /// A limit was hit: the page is abandoned.
     stopped: bool,
+    /// What `ap_add_common_vars`, `ap_add_cgi_vars` and `add_include_vars` set for
+    /// the page's request.
+    request_env: VarTable,
+    /// The INCLUDES filters of the open documents, outermost first.
+    filters: Vec<Filter>,
+}
+
+/// The INCLUDES filter that is parsing an open document.
+struct Filter {
+    /// Another INCLUDES filter of the same document comes after this one.
+    later: bool,
+    /// The page's own request (not a sub-request).
+    top: bool,
+    /// The request's query (`r->args`; `None` without `?`).
+    args: Option<Vec<u8>>,
+    /// Where in this pass's output the first EOS of a sub-request run under it
+    /// arrived (see `sub_request_ended`).
+    eos: Option<usize>,
 }
 
 /// The per-document state of Apache's `include_ctx_t`: each included document
 /// starts afresh (config, conditionals, regex captures) while variables are shared.
 struct Doc {
     path: SitePath,
-    /// The document's URL, or `None` for a document included with `file` from
-    /// another directory (Apache gives it an empty URI).
+    /// The document's URL (empty for a document included with `file` from another
+    /// directory: Apache gives it an empty URI).
     url: Option<Vec<u8>>,
     /// The query string of the document's request (`r->args`).
     query: Vec<u8>,
@@ -358,6 +376,8 @@ impl<'s> Rendering<'s> {
             stack: Vec::new(),
             directives: 0,
             stopped: false,
+            request_env: VarTable::default(),
+            filters: Vec::new(),
         };
         // `SetEnv`-style variables first, then Apache's add_include_vars.
         for (name, value) in &settings.defines {
@@ -371,38 +391,43 @@ impl<'s> Rendering<'s> {
         // HTTP_*) is never defined; what the server's configuration says only when
         // the settings give it.
         let url = path.url();
+        let mut env = VarTable::default();
         let request_uri = encoding::request_uri(&url);
         let server = &settings.server;
         if let Some(name) = &server.name {
-            r.vars.set(b"SERVER_NAME", name.clone());
+            env.set(b"SERVER_NAME", name.clone());
         }
         if let Some(port) = server.port {
-            r.vars.set(b"SERVER_PORT", port.to_string().into_bytes());
+            env.set(b"SERVER_PORT", port.to_string().into_bytes());
         }
         if let Some(https) = server.https {
             if https {
-                r.vars.set(b"HTTPS", b"on".to_vec());
+                env.set(b"HTTPS", b"on".to_vec());
             }
             let scheme: &[u8] = if https { b"https" } else { b"http" };
-            r.vars.set(b"REQUEST_SCHEME", scheme.to_vec());
+            env.set(b"REQUEST_SCHEME", scheme.to_vec());
         }
-        r.vars.set(b"CONTEXT_PREFIX", Vec::new());
+        env.set(b"CONTEXT_PREFIX", Vec::new());
         if let Some(admin) = &server.admin {
-            r.vars.set(b"SERVER_ADMIN", admin.clone());
+            env.set(b"SERVER_ADMIN", admin.clone());
         }
-        r.vars.set(b"GATEWAY_INTERFACE", b"CGI/1.1".to_vec());
-        r.vars.set(b"SERVER_PROTOCOL", b"HTTP/1.1".to_vec());
-        r.vars.set(b"REQUEST_METHOD", b"GET".to_vec());
-        r.vars.set(b"QUERY_STRING", Vec::new());
-        r.vars.set(b"REQUEST_URI", request_uri.clone());
-        r.vars.set(b"SCRIPT_NAME", url.clone());
+        env.set(b"GATEWAY_INTERFACE", b"CGI/1.1".to_vec());
+        env.set(b"SERVER_PROTOCOL", b"HTTP/1.1".to_vec());
+        env.set(b"REQUEST_METHOD", b"GET".to_vec());
+        env.set(b"QUERY_STRING", Vec::new());
+        env.set(b"REQUEST_URI", request_uri.clone());
+        env.set(b"SCRIPT_NAME", url.clone());
         r.request_uri = request_uri;
-        r.vars.set_lazy(b"DATE_LOCAL", Lazy::DateLocal);
-        r.vars.set_lazy(b"DATE_GMT", Lazy::DateGmt);
-        r.vars.set_lazy(b"LAST_MODIFIED", Lazy::LastModified);
-        r.vars.set(b"DOCUMENT_URI", path.url());
-        r.vars.set(b"DOCUMENT_ARGS", Vec::new());
-        r.vars.set(b"DOCUMENT_NAME", path.file_name().to_vec());
+        env.set_lazy(b"DATE_LOCAL", Lazy::DateLocal);
+        env.set_lazy(b"DATE_GMT", Lazy::DateGmt);
+        env.set_lazy(b"LAST_MODIFIED", Lazy::LastModified);
+        env.set(b"DOCUMENT_URI", path.url());
+        env.set(b"DOCUMENT_ARGS", Vec::new());
+        env.set(b"DOCUMENT_NAME", path.file_name().to_vec());
+        // The same again whenever a later INCLUDES filter of the page is handed output
+        // (see `flush`).
+        r.vars.overlay(&env);
+        r.request_env = env;
         // The INCLUDES filter may be in the page's chain twice (XBitHack on an
         // executable `.shtml`, `SetOutputFilter INCLUDES` on a `.shtml`): the second
         // parses what the first produced, with the same variables (measured on Apache
@@ -411,36 +436,7 @@ impl<'s> Rendering<'s> {
             .config
             .file(fs, &path)
             .map_or(1, |i| i.runs().max(1));
-        r.document(
-            path.clone(),
-            Some(url.clone()),
-            (Vec::new(), mtime),
-            page,
-            0,
-        );
-        for _ in 1..passes {
-            if r.stopped || !r.diagnostics.is_empty() {
-                break;
-            }
-            let first = std::mem::take(&mut r.out);
-            let dir_legacy = settings
-                .config
-                .dir(fs, &path.parent())
-                .map_or(settings.legacy_expr, |d| d.legacy_expr());
-            let again = Arc::new(Parsed::new(first.into(), dir_legacy, settings.apache_only));
-            if !again.has_directives() {
-                r.out = again.source.to_vec();
-                continue;
-            }
-            r.out = Vec::with_capacity(again.source.len());
-            r.document(
-                path.clone(),
-                Some(url.clone()),
-                (Vec::new(), mtime),
-                again,
-                0,
-            );
-        }
+        r.passes(path, Some(url), (None, mtime), page, 0, passes);
         Outcome {
             output: r.out,
             diagnostics: r.diagnostics,
@@ -454,6 +450,127 @@ impl<'s> Rendering<'s> {
             missing: r.missing,
             read_watched: r.vars.watched_read(),
             warnings: r.warnings,
+        }
+    }
+
+    /// Evaluates a document through its `passes` INCLUDES filters into `self.out`:
+    /// each later filter parses what the one before produced, the sub-requests'
+    /// output included (their `next_filter` is the filter after the one that ran
+    /// them), with the same variables (measured on Apache 2.4.71).
+    fn passes(
+        &mut self,
+        path: SitePath,
+        url: Option<Vec<u8>>,
+        (args, mtime): (Option<Vec<u8>>, i64),
+        parsed: Arc<Parsed>,
+        depth: usize,
+        passes: u32,
+    ) {
+        let query = args.clone().unwrap_or_default();
+        self.filters.push(Filter {
+            later: passes > 1,
+            top: depth == 0,
+            args,
+            eos: None,
+        });
+        if passes <= 1 {
+            self.document(path, url, (query, mtime), parsed, depth);
+            self.filters.pop();
+            return;
+        }
+        let before = std::mem::take(&mut self.out);
+        self.document(
+            path.clone(),
+            url.clone(),
+            (query.clone(), mtime),
+            parsed,
+            depth,
+        );
+        let settings = self.settings;
+        for pass in 1..passes {
+            if let Some(f) = self.filters.last_mut() {
+                f.later = pass + 1 < passes;
+            }
+            if self.stopped || !self.diagnostics.is_empty() {
+                break;
+            }
+            let mut first = std::mem::take(&mut self.out);
+            // An included document's later filter stops parsing at the first EOS of
+            // a sub-request run under it (see `sub_request_ended`); the rest passes.
+            let rest = match self.filters.last().and_then(|f| f.eos) {
+                Some(cut) if pass == 1 && depth > 0 && cut < first.len() => first.split_off(cut),
+                _ => Vec::new(),
+            };
+            let dir_legacy = settings
+                .config
+                .dir(self.fs, &path.parent())
+                .map_or(settings.legacy_expr, |d| d.legacy_expr());
+            let again = Arc::new(Parsed::in_dir(
+                &settings.config,
+                self.fs,
+                &path.parent(),
+                first.into(),
+                dir_legacy,
+                settings.apache_only,
+            ));
+            if !again.has_directives() {
+                self.out = again.source.to_vec();
+                self.out.extend_from_slice(&rest);
+                continue;
+            }
+            self.out = Vec::with_capacity(again.source.len() + rest.len());
+            self.document(
+                path.clone(),
+                url.clone(),
+                (query.clone(), mtime),
+                again,
+                depth,
+            );
+            self.out.extend_from_slice(&rest);
+        }
+        self.filters.pop();
+        let out = std::mem::replace(&mut self.out, before);
+        self.out.extend_from_slice(&out);
+    }
+
+    /// A sub-request that was run (its handler called, even one answering 404) ends
+    /// with an EOS bucket. Only a sub-request of the page itself gets its own
+    /// SUBREQ_CORE filter, which drops it (`make_sub_request` adds one only when the
+    /// chain after `next_filter` has none); deeper ones share their depth-1
+    /// ancestor's, so their EOS first reaches the later INCLUDES filters of the
+    /// included documents above them, which stop parsing there and pass everything
+    /// after it through (observed on Apache 2.4.71: an XBitHack-full executable
+    /// `.shtml` that is included parses the output of its first include again, not of
+    /// the later ones).
+    fn sub_request_ended(&mut self) {
+        let at = self.out.len();
+        if let Some(f) = self.filters.iter_mut().rev().find(|f| f.later) {
+            if !f.top && f.eos.is_none() {
+                f.eos = Some(at);
+            }
+        }
+    }
+
+    /// A document's filter hands what it has so far to the next filter (mod_include
+    /// does at every directive it prints at, and at the end of a sub-request; the
+    /// default handler with a raw file). When that next filter is a later INCLUDES
+    /// filter, its `includes_filter` runs first and re-sets the environment: for the
+    /// page's own request everything `add_include_vars` and the CGI variables set
+    /// (QUERY_STRING back to empty, LAST_MODIFIED back to lazy, ...), for a
+    /// sub-request its query (observed on Apache 2.4.71). What that filter passes on
+    /// reaches the later filters of the enclosing documents in turn, so the page's
+    /// own comes last.
+    fn flush(&mut self) {
+        for i in (0..self.filters.len()).rev() {
+            let f = &self.filters[i];
+            if !f.later {
+                continue;
+            }
+            if f.top {
+                self.vars.overlay(&self.request_env);
+            } else if let Some(args) = f.args.clone() {
+                self.set_query(&args);
+            }
         }
     }
 
@@ -549,7 +666,12 @@ impl<'s> Rendering<'s> {
                         );
                     }
                 }
-                Node::Directive(d) => self.directive(&mut doc, d),
+                Node::Directive(d) => {
+                    if doc.printing {
+                        self.flush();
+                    }
+                    self.directive(&mut doc, d);
+                }
             }
             if self.out.len() > MAX_OUTPUT && !self.stopped {
                 let span = match node {
@@ -567,6 +689,7 @@ impl<'s> Rendering<'s> {
             self.stack.pop();
             return;
         }
+        self.flush();
         if !doc.printing || doc.nesting > 0 {
             // Apache only logs AH01373.
             let span = doc.open_ifs.last().copied().unwrap_or_default();
@@ -1039,7 +1162,7 @@ impl<'s> Rendering<'s> {
             // find_file: a lookup only, so path info is ignored and a directory
             // named with its slash is its index file (or, without one, itself).
             match self
-                .map_target(doc, &value, is_file)
+                .map_target(doc, &value, is_file, false)
                 .map(|(_, mapped)| mapped.meta)
             {
                 Ok(meta) => {
@@ -1101,7 +1224,7 @@ impl<'s> Rendering<'s> {
             };
             req.map(|r| r.path)
         };
-        let (_, mapped) = self.map_target(doc, value, is_file)?;
+        let (_, mapped) = self.map_target(doc, value, is_file, false)?;
         let path = mapped.path;
         if mapped.meta.is_dir {
             return Err(Failure::new(
@@ -1167,11 +1290,13 @@ impl<'s> Rendering<'s> {
 
     /// Maps a `virtual` or `file` value onto the site (see `site::urlmap`), every stat
     /// going through [`Self::lookup`].
+    /// `run`: the sub-request is run (`include`), not only looked up (`fsize`, ...).
     fn map_target(
         &mut self,
         doc: &Doc,
         value: &[u8],
         is_file: bool,
+        run: bool,
     ) -> Result<(Request, Mapped), Failure> {
         let req = if is_file {
             urlmap::parse_file(value, &doc.path)?
@@ -1207,11 +1332,16 @@ impl<'s> Rendering<'s> {
         match mapped {
             Ok(m) => Ok((req, m)),
             Err(MapError::Path(e)) => Err(e.into()),
-            Err(MapError::NotFound(p)) => Err(Failure {
-                code: Code::NotFound,
-                message: format!("`{}` does not exist", req.path.display()),
-                help: (p != req.path).then(|| format!("there is no `{}`", p.display())),
-            }),
+            Err(MapError::NotFound(p)) => {
+                if run {
+                    self.handler_refused(&p, req.query.as_deref());
+                }
+                Err(Failure {
+                    code: Code::NotFound,
+                    message: format!("`{}` does not exist", req.path.display()),
+                    help: (p != req.path).then(|| format!("there is no `{}`", p.display())),
+                })
+            }
             Err(MapError::Directory(p)) => Err(Failure {
                 code: Code::NotFound,
                 message: if is_file {
@@ -1282,7 +1412,7 @@ impl<'s> Rendering<'s> {
                 || (name == b"virtual" && last_error.is_none())
                 || (name == b"onerror" && last_error.is_some())
             {
-                self.map_target(doc, &value, name == b"file")
+                self.map_target(doc, &value, name == b"file", true)
                     .and_then(|(req, mapped)| self.include(doc, arg.span, &value, req, mapped))
             } else {
                 continue;
@@ -1301,6 +1431,40 @@ impl<'s> Rendering<'s> {
         if let Some((span, f)) = last_error {
             self.fail(doc, span, f.code, f.message, f.help);
         }
+    }
+
+    /// A sub-request whose handler answered 404 (a missing file, path info) still
+    /// ends with `ap_finalize_sub_req_protocol`'s EOS, which runs the target's
+    /// INCLUDES filter (when its name and directory give it one): `includes_filter`
+    /// copies the query into the shared environment before there is anything to parse
+    /// (observed on Apache 2.4.71: `include virtual="missing.shtml?a=1"` sets
+    /// QUERY_STRING).
+    fn handler_refused(&mut self, target: &SitePath, query: Option<&[u8]>) {
+        self.sub_request_ended();
+        let Some(args) = query else { return };
+        let info = match self.fs.metadata(target) {
+            Ok(_) => self.settings.config.file(self.fs, target).ok(),
+            Err(_) => self
+                .settings
+                .config
+                .dir(self.fs, &target.parent())
+                .ok()
+                .map(|d| d.file(target.file_name(), 0)),
+        };
+        if info.is_some_and(|i| i.is_parsed()) {
+            self.set_query(args);
+        }
+    }
+
+    /// `includes_filter`: the sub-request's query, into the environment that nested
+    /// documents share with the page.
+    fn set_query(&mut self, args: &[u8]) {
+        let unescaped = encoding::unescape_url(args);
+        self.vars.set(b"QUERY_STRING", args.to_vec());
+        self.vars.set(
+            b"QUERY_STRING_UNESCAPED",
+            encoding::escape_shell_cmd(&unescaped),
+        );
     }
 
     /// Runs one include sub-request: a template is evaluated (sharing variables),
@@ -1322,6 +1486,7 @@ impl<'s> Rendering<'s> {
             .and_then(|d| d.accept_path_info());
         if !mapped.path_info.is_empty() && accept_path_info != Some(true) {
             // core's default_handler refuses path info (AcceptPathInfo default): 404.
+            self.handler_refused(&path, req.query.as_deref());
             return Err(Failure {
                 code: Code::NotFound,
                 message: format!(
@@ -1375,6 +1540,7 @@ impl<'s> Rendering<'s> {
             )
         };
         let info = info.expect("directories are refused above");
+        let config = &self.settings.config;
         // The text/* test of IncludesNOEXEC, skipped under `Options +Includes` of the
         // including document's directory.
         if doc.includes != Includes::Exec && info.is_refused_include() {
@@ -1387,7 +1553,11 @@ impl<'s> Rendering<'s> {
                 help: None,
             });
         }
-        if info.is_parsed() {
+        let runs = match mapped.index && info.includes() != Includes::Off {
+            true => info.runs() + config.directory_filters(self.fs, &path.parent()),
+            false => info.runs(),
+        };
+        if runs > 0 {
             let parsed = self
                 .cache
                 .parsed(self.fs, &path)
@@ -1395,12 +1565,7 @@ impl<'s> Rendering<'s> {
             if let Some(args) = query {
                 // includes_filter adds the sub-request's query to the environment,
                 // which nested documents share with the page (observed on 2.4.71).
-                let unescaped = encoding::unescape_url(args);
-                self.vars.set(b"QUERY_STRING", args.to_vec());
-                self.vars.set(
-                    b"QUERY_STRING_UNESCAPED",
-                    encoding::escape_shell_cmd(&unescaped),
-                );
+                self.set_query(args);
             }
             self.includes += 1;
             self.included.push(path.clone());
@@ -1408,8 +1573,10 @@ impl<'s> Rendering<'s> {
                 file: doc.path.clone(),
                 span,
             });
-            let args = query.unwrap_or_default().to_vec();
-            self.document(path, url, (args, mapped.meta.mtime), parsed, doc.depth + 1);
+            let (mtime, depth) = (mapped.meta.mtime, doc.depth + 1);
+            let args = query.map(<[u8]>::to_vec);
+            self.passes(path, url, (args, mtime), parsed, depth, runs);
+            self.sub_request_ended();
             self.chain.pop();
         } else {
             let bytes = self
@@ -1433,7 +1600,11 @@ impl<'s> Rendering<'s> {
                     ),
                 );
             }
+            if !bytes.is_empty() {
+                self.flush();
+            }
             self.out.extend_from_slice(&bytes);
+            self.sub_request_ended();
         }
         Ok(())
     }
@@ -1771,16 +1942,22 @@ fn config_failure(e: &ConfigError) -> Failure {
 }
 
 /// The URL of a document included with `file=`: Apache (`ap_sub_req_lookup_file`)
-/// gives one only to a file in the including document's own directory.
+/// gives one only to a file in the including document's own directory whose
+/// including document has a URI; any other gets the empty URI, against which a
+/// relative `virtual` resolves from the root (`ap_make_full_path("", v)` is `/v`;
+/// observed on 2.4.71).
 fn file_include_url(doc: &Doc, path: &SitePath) -> Option<Vec<u8>> {
-    if path.parent() != doc.path.parent() {
-        return None;
-    }
-    let base = doc.url.as_ref()?;
+    let base = match &doc.url {
+        Some(base) if !base.is_empty() && path.parent() == doc.path.parent() => base,
+        _ => return Some(Vec::new()),
+    };
     let dir_end = memchr::memrchr(b'/', base).map_or(0, |i| i + 1);
     let mut url = base[..dir_end].to_vec();
     url.extend_from_slice(path.file_name());
-    Some(url)
+    // The URI is built from the decoded one and the file's own name, then parsed and
+    // unescaped once more by `ap_process_request_internal`: `/d%41/` (requested as
+    // `/d%2541/`) becomes `/dA/` (observed on 2.4.71).
+    Some(urlmap::percent_decode(&url).unwrap_or(url))
 }
 
 /// Whether `path` is a genuine revved copy: a name `revved_name` could have made

@@ -10,9 +10,10 @@
 //!   `req()`, `http()`, `resp()`, `note()`, `req_novary()`, and the `%{VAR}`s other than
 //!   the two that are fixed at deploy time (see [`ap_var`]).
 //! - Regexes run on the `regex` crate (linear time) instead of PCRE: patterns are
-//!   translated where the syntaxes differ simply; PCRE-only constructs (backreferences,
-//!   lookaround, atomic groups, possessive quantifiers, `\Z`, ...) are refused as
-//!   unsupported rather than treated as a compile failure.
+//!   translated where the syntaxes differ simply (a final `\Z`, `\G`, `\C`, `\h`, ...;
+//!   see [`translate`]); PCRE-only constructs (backreferences, lookaround, atomic
+//!   groups, possessive quantifiers, `\R`, `\K`, a `\Z` before the end, ...) are refused
+//!   as unsupported rather than treated as a compile failure.
 //! - `-ipmatch` matches IP addresses written as numbers; a host name would need a DNS
 //!   lookup on the server and is refused.
 
@@ -365,7 +366,7 @@ pub(crate) fn eval_ap(
     Ok(v)
 }
 
-type Compiled = HashMap<*const ap::Regex, regex::bytes::Regex>;
+type Compiled = HashMap<*const ap::Regex, Pcre>;
 
 fn compile_all(c: &ap::Cond, out: &mut Compiled) -> Result<(), EvalError> {
     match &c.node {
@@ -1056,17 +1057,39 @@ enum RegexError {
     Unsupported(String),
 }
 
+/// A compiled PCRE pattern. A final `\Z` runs as a hidden last group `(\n?)\z`
+/// whose text is cut from `$0` and which is not one of the pattern's groups.
+#[derive(Debug, Clone)]
+struct Pcre {
+    re: regex::bytes::Regex,
+    /// The hidden group of a final `\Z`.
+    end_z: Option<usize>,
+}
+
+impl Pcre {
+    /// `$0` and the pattern's own groups.
+    fn captures_len(&self) -> usize {
+        self.re.captures_len() - usize::from(self.end_z.is_some())
+    }
+
+    fn is_match(&self, s: &[u8]) -> bool {
+        self.re.is_match(s)
+    }
+}
+
 /// Compiles a PCRE pattern the way `ap_regcomp` does by default (`AP_REG_DEFAULT`:
 /// DOTALL and DOLLAR_ENDONLY; no UTF mode, so it works on bytes; `AP_REG_ICASE` for
 /// `/re/i`).
-fn compile(pattern: &[u8], icase: bool) -> Result<regex::bytes::Regex, RegexError> {
-    let translated = translate(pattern)?;
-    regex::bytes::RegexBuilder::new(&translated)
+fn compile(pattern: &[u8], icase: bool) -> Result<Pcre, RegexError> {
+    let (translated, final_z) = translate(pattern)?;
+    let re = regex::bytes::RegexBuilder::new(&translated)
         .unicode(false)
         .dot_matches_new_line(true)
         .case_insensitive(icase)
         .build()
-        .map_err(|e| RegexError::Invalid(regex_message(&e)))
+        .map_err(|e| RegexError::Invalid(regex_message(&e)))?;
+    let end_z = final_z.then(|| re.captures_len() - 1);
+    Ok(Pcre { re, end_z })
 }
 
 /// The regex crate's error on one line: its last line (`error: unclosed group`)
@@ -1081,18 +1104,34 @@ fn regex_message(e: &regex::Error) -> String {
 }
 
 /// Offsets of `$0`..`$9` when `re` matches `s`.
-fn captures(re: &regex::bytes::Regex, s: &[u8]) -> Option<[Option<(usize, usize)>; MAX_REG_MATCH]> {
-    let caps = re.captures(s)?;
+fn captures(re: &Pcre, s: &[u8]) -> Option<[Option<(usize, usize)>; MAX_REG_MATCH]> {
+    let caps = re.re.captures(s)?;
     let mut out = [None; MAX_REG_MATCH];
     for (i, slot) in out.iter_mut().enumerate() {
-        *slot = caps.get(i).map(|m| (m.start(), m.end()));
+        if Some(i) != re.end_z {
+            *slot = caps.get(i).map(|m| (m.start(), m.end()));
+        }
+    }
+    // `\Z` is an assertion: the newline it may stand before is not matched text.
+    if let (Some(z), Some((start, _))) = (re.end_z.and_then(|z| caps.get(z)), out[0]) {
+        out[0] = Some((start, z.start()));
     }
     Some(out)
 }
 
 /// Translates PCRE syntax to the `regex` crate's where they differ simply; refuses the
-/// PCRE features it has no equivalent for.
-fn translate(p: &[u8]) -> Result<String, RegexError> {
+/// PCRE features it has no equivalent for. The flag is true when the pattern ends in a
+/// `\Z` outside any group, translated as the hidden last group `(\n?)\z`.
+///
+/// Translated exactly: `\A`, `\z`, `\G` (`\A`: `ap_regexec` matches from offset 0),
+/// `\C` (one byte, no UTF mode), `\h`, `\H`, `\v`, `\V`, `\N`, `\Q...\E`, octal
+/// and `\x`/`\o` escapes, `(?#...)`, inline flags (`(?i)`, `(?m)`, `(?x)`, `(?U)`, the
+/// `regex` crate reads them as PCRE does without UTF mode), and a final `\Z`. Refused:
+/// a `\Z` anywhere else (no lookahead to express it), `\R` (an atomic group:
+/// `\R\n` never matches `\r\n` in PCRE), `\K` (moves `$0`'s start), `\X`,
+/// backreferences, lookaround, atomic groups, possessive quantifiers, recursion,
+/// conditionals, callouts, `(*VERB)`s and Unicode properties.
+fn translate(p: &[u8]) -> Result<(String, bool), RegexError> {
     use std::fmt::Write;
     let unsupported = |what: &str| {
         Err(RegexError::Unsupported(format!(
@@ -1108,6 +1147,8 @@ fn translate(p: &[u8]) -> Result<String, RegexError> {
     let mut in_class = false;
     let mut class_start = 0usize; // index of the first byte after `[` / `[^`
     let mut after_quantifier = false;
+    // open groups (for a final `\Z`)
+    let mut depth = 0usize;
     while i < p.len() {
         let b = p[i];
         let was_quantifier = std::mem::take(&mut after_quantifier);
@@ -1161,6 +1202,12 @@ fn translate(p: &[u8]) -> Result<String, RegexError> {
                 }
                 b'8' | b'9' => lit(&mut out, e),
                 b'g' | b'k' => return unsupported("backreference"),
+                b'G' if !in_class => out.push_str("\\A"),
+                b'C' if !in_class => out.push_str("[\\x00-\\xFF]"),
+                b'Z' if !in_class && i == p.len() && depth == 0 => {
+                    out.push_str("(\\n?)\\z");
+                    return Ok((out, true));
+                }
                 b'K' | b'G' | b'X' | b'C' | b'R' | b'Z' => {
                     return unsupported(&format!("\\{}", e as char))
                 }
@@ -1271,7 +1318,9 @@ fn translate(p: &[u8]) -> Result<String, RegexError> {
                         None => lit(&mut out, b),
                     }
                 }
-                b'[' | b']' | b'&' | b'~' | b'^' => lit(&mut out, b),
+                // whitespace and `#` stay literal in a class under `(?x)` in PCRE
+                b'[' | b']' | b'&' | b'~' | b'^' | b'#' => lit(&mut out, b),
+                c if c.is_ascii_whitespace() || c == 0x0b => lit(&mut out, c),
                 b'-' => out.push('-'),
                 c if c.is_ascii() => out.push(c as char),
                 c => lit(&mut out, c),
@@ -1330,7 +1379,12 @@ fn translate(p: &[u8]) -> Result<String, RegexError> {
                         return unsupported("subroutine call");
                     }
                 }
+                depth += 1;
                 out.push('(');
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                out.push(')');
             }
             b'*' | b'+' | b'?' => {
                 if was_quantifier && b == b'+' {
@@ -1372,7 +1426,7 @@ fn translate(p: &[u8]) -> Result<String, RegexError> {
             "missing terminating ] for character class".into(),
         ));
     }
-    Ok(out)
+    Ok((out, false))
 }
 
 #[cfg(test)]
@@ -1690,6 +1744,52 @@ mod tests {
     }
 
     #[test]
+    fn pcre_spellings_translated_or_refused() {
+        // `\Z`: end of subject or before a final newline; `$0` never has the newline
+        // (verified on Apache 2.4.71, fixture if-regex-final-z)
+        let mut r = Backrefs::default();
+        assert!(ap_with(r"'ab\n' =~ /(b)\Z/ && $1 == 'b' && $0 == 'b'", &mut r).unwrap());
+        assert_eq!(r.get(0), Some(b"b".to_vec()));
+        assert!(ap_with(r"'ab\n' =~ /b\n?\Z/", &mut r).unwrap());
+        assert!(ap_with(r"'ab\n' =~ /([a-z]*)\Z/", &mut r).unwrap());
+        assert_eq!(r.get(0), Some(b"ab".to_vec()));
+        // DOTALL: `.*` takes the newline itself, as in PCRE
+        assert!(ap_with(r"'ab\n' =~ /(.*)\Z/", &mut r).unwrap());
+        assert_eq!(r.get(0), Some(b"ab\n".to_vec()));
+        assert!(ap(r"'ab' =~ /b\Z/"));
+        assert!(!ap(r"'ab\n\n' =~ /b\Z/"));
+        assert!(!ap(r"'a\nb' =~ /a\Z/"));
+        assert!(!ap(r"'ab\n' =~ /b$/"), "$ stays DOLLAR_ENDONLY");
+        assert!(ap(r"'x' =~ /y|x\Z/") && ap(r"'y\n' =~ /y|x\Z/"));
+        assert!(ap(r"'\n' =~ /^\Z/"));
+        // the hidden group is not one of the pattern's: no groups, $0 left alone
+        let mut r = Backrefs::default();
+        assert!(ap_with("'abc' =~ /(b)/", &mut r).unwrap());
+        assert!(ap_with(r"'xyz' =~ /z\Z/", &mut r).unwrap());
+        assert_eq!(r.get(0), Some(b"b".to_vec()));
+        // `\Z` not at the very end, or inside a group: refused
+        assert!(ap_err(r"'ab' =~ /(b\Z)/").unsupported);
+        assert!(ap_err(r"'ab' =~ /b\Z|a/").unsupported);
+        assert!(ap_err(r"'ab' =~ /b\Z\Z/").unsupported);
+        // `\A`, `\z`, `\G` (= `\A` from offset 0), `\C` (one byte)
+        assert!(ap(r"'ab' =~ /\Aab\z/") && !ap(r"'ab\n' =~ /ab\z/"));
+        assert!(ap(r"'ab' =~ /\Gab/") && !ap(r"'xab' =~ /\Gab/"));
+        assert!(ap(r"'a\351' =~ /^a\C$/"));
+        // inline flags
+        assert!(ap("'AB' =~ /(?i)ab/") && ap("'aB' =~ /a(?i:b)/") && !ap("'AB' =~ /a(?i:b)/"));
+        assert!(ap(r"'a\nb' =~ /(?m)a$/"));
+        assert!(ap("'ab' =~ /(?x) a b # comment/"));
+        assert!(ap("'a b' =~ /(?x)a[ ]b/") && ap("'a#b' =~ /(?x)a[#]b/"));
+        assert!(ap("'aaa' =~ /^(?U)a+a$/"));
+        // `\h` and friends
+        assert!(ap(r"'a\tb' =~ /a\hb/") && !ap(r"'a\nb' =~ /a\hb/"));
+        // refused: `\R` is atomic (PCRE never matches `\r\n` with /\R\n/), `\K` moves $0
+        assert!(ap_err(r"'a\r\n' =~ /a\R/").unsupported);
+        assert!(ap_err(r"'ab' =~ /a\Kb/").unsupported);
+        assert!(ap_err(r"'ab' =~ /a\X/").unsupported);
+    }
+
+    #[test]
     fn ap_recursion_limit() {
         // verified on Apache 2.4.71: 19 left-nested `&&` work, 20 fail
         let nest = |n: usize| {
@@ -1783,11 +1883,15 @@ mod tests {
 
     #[test]
     fn translation() {
-        assert_eq!(translate(b"a{").unwrap(), "a\\x7B");
-        assert_eq!(translate(b"a{2,}b").unwrap(), "a{2,}b");
-        assert_eq!(translate(b"[]a]").unwrap(), "[\\x5Da]");
-        assert_eq!(translate(b"[a&&b]").unwrap(), "[a\\x26\\x26b]");
-        assert_eq!(translate(b"x(?#c)y").unwrap(), "xy");
+        assert_eq!(translate(b"a{").unwrap().0, "a\\x7B");
+        assert_eq!(translate(b"a{2,}b").unwrap().0, "a{2,}b");
+        assert_eq!(translate(b"[]a]").unwrap().0, "[\\x5Da]");
+        assert_eq!(translate(b"[a&&b]").unwrap().0, "[a\\x26\\x26b]");
+        assert_eq!(translate(b"x(?#c)y").unwrap().0, "xy");
+        assert_eq!(
+            translate(b"a\\Z").unwrap(),
+            ("a(\\n?)\\z".to_string(), true)
+        );
         assert!(matches!(translate(b"[a"), Err(RegexError::Invalid(_))));
         assert!(matches!(translate(b"a\\"), Err(RegexError::Invalid(_))));
         assert!(matches!(

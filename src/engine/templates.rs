@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ssibake_grammar::Node;
+use ssibake_grammar::{Node, Tags};
 
 use crate::engine::lint::{self, Finding};
 use crate::site::cache::{FileCache, IoFailure, OnceMap};
@@ -22,8 +22,14 @@ pub(crate) struct Parsed {
 impl Parsed {
     /// Parses `source` (and lints it for strict mode; `apache_only` refuses
     /// ssibake's extensions).
-    pub(crate) fn new(source: Arc<[u8]>, legacy_expr: bool, apache_only: bool) -> Parsed {
-        let doc = ssibake_grammar::parse(&source);
+    /// `tags` are the SSIStartTag and SSIEndTag in force.
+    pub(crate) fn new(
+        source: Arc<[u8]>,
+        legacy_expr: bool,
+        apache_only: bool,
+        tags: Tags<'_>,
+    ) -> Parsed {
+        let doc = ssibake_grammar::parse_with(&source, tags);
         let findings = lint::check(&doc, legacy_expr, apache_only);
         let nodes = doc.nodes.into_iter().map(Node::into_owned).collect();
         Parsed {
@@ -31,6 +37,24 @@ impl Parsed {
             nodes,
             findings,
         }
+    }
+
+    /// Parses `source` with the SSIStartTag and SSIEndTag in force in `dir` (the
+    /// server's: they are server-config only).
+    pub(crate) fn in_dir(
+        config: &SiteConfig,
+        fs: &dyn FileSystem,
+        dir: &SitePath,
+        source: Arc<[u8]>,
+        legacy_expr: bool,
+        apache_only: bool,
+    ) -> Parsed {
+        let dir = config.dir(fs, dir).ok();
+        let tags = dir.as_ref().map_or(Tags::DEFAULT, |d| Tags {
+            start: d.start_tag(),
+            end: d.end_tag(),
+        });
+        Parsed::new(source, legacy_expr, apache_only, tags)
     }
 
     /// True when the document has at least one directive (or an unterminated one).
@@ -105,13 +129,18 @@ impl Cache {
     }
 
     fn parse(&self, fs: &dyn FileSystem, path: &SitePath, bytes: Arc<[u8]>) -> Parsed {
+        // The file's own directory decides its `#if` syntax; the tags are the
+        // server's (SSIStartTag/SSIEndTag are server-config only).
+        let dir = self.config.dir(fs, &path.parent()).ok();
+        let tags = dir.as_ref().map_or(Tags::DEFAULT, |d| Tags {
+            start: d.start_tag(),
+            end: d.end_tag(),
+        });
         Parsed::new(
             bytes,
-            // The file's own directory decides its `#if` syntax.
-            self.config
-                .dir(fs, &path.parent())
-                .is_ok_and(|d| d.legacy_expr()),
+            dir.as_ref().is_some_and(|d| d.legacy_expr()),
             self.apache_only,
+            tags,
         )
     }
 

@@ -81,6 +81,13 @@ impl VarTable {
         })
     }
 
+    /// Sets every entry of `other` (`apr_table_overlap` with `APR_OVERLAP_TABLES_SET`).
+    pub(crate) fn overlay(&mut self, other: &VarTable) {
+        for (name, value) in &other.entries {
+            self.slot(name, value.clone());
+        }
+    }
+
     /// Names in insertion order (for `printenv`).
     pub(crate) fn names(&self) -> Vec<Vec<u8>> {
         self.entries.iter().map(|(n, _)| n.clone()).collect()

@@ -131,11 +131,17 @@ pub(crate) fn parse_file(value: &[u8], document: &SitePath) -> Result<Request, P
         return Err(PathError::BadEscape(lossy(value)));
     }
     let path = crate::site::resolve::resolve_file(value, document)?;
+    // `ap_sub_req_lookup_file` also parses the name as a URI (`ap_parse_uri`): what
+    // follows a `?` (up to a `#`) becomes the sub-request's query, though the file
+    // looked up keeps it in its name (observed on 2.4.71: `file="x.shtml?a=1"`
+    // sets QUERY_STRING).
+    let before_fragment = &value[..memchr::memchr(b'#', value).unwrap_or(value.len())];
+    let query = memchr::memchr(b'?', before_fragment).map(|i| before_fragment[i + 1..].to_vec());
     Ok(Request {
         kind: Kind::File,
         path,
         trailing_slash: names_a_directory(value),
-        query: None,
+        query,
     })
 }
 

@@ -73,6 +73,10 @@ pub struct Case {
     pub default_mtime: i64,
     pub mtimes: BTreeMap<String, i64>,
     pub sizes: BTreeMap<String, u64>,
+    /// `fixtures/<name>/apache.conf`, when there is one: server configuration lines
+    /// that Apache gets inside the case's virtual host and ssibake with `--apache-conf`
+    /// (for directives `.htaccess` cannot carry, such as SSIStartTag).
+    pub apache_conf: Option<PathBuf>,
 }
 
 pub fn fixtures_dir() -> PathBuf {
@@ -196,6 +200,7 @@ fn load_case(dir: &Path) -> Result<Case, String> {
         default_mtime: t.default_mtime.unwrap_or(DEFAULT_MTIME),
         mtimes: t.mtimes,
         sizes: t.sizes,
+        apache_conf: Some(dir.join("apache.conf")).filter(|p| p.is_file()),
     })
 }
 

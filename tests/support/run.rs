@@ -54,6 +54,9 @@ pub fn run_ssibake(case: &Case, root: &Path, mode: Mode) -> Output {
     for (k, v) in &case.defines {
         cmd.arg("--define").arg(format!("{k}={v}"));
     }
+    if let Some(conf) = &case.apache_conf {
+        cmd.arg("--apache-conf").arg(conf);
+    }
     cmd.arg(&page);
     let mut command = format!(
         "env -i TZ={}{} {} --root {} --on-error {}{}",
@@ -72,6 +75,9 @@ pub fn run_ssibake(case: &Case, root: &Path, mode: Mode) -> Output {
     );
     for (k, v) in &case.defines {
         command.push_str(&format!(" --define '{k}={v}'"));
+    }
+    if let Some(conf) = &case.apache_conf {
+        command.push_str(&format!(" --apache-conf {}", conf.display()));
     }
     command.push_str(&format!(" {}", page.display()));
 

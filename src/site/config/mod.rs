@@ -817,6 +817,25 @@ impl SiteConfig {
         Ok(parent.file(path.file_name(), mode))
     }
 
+    /// INCLUDES filters that the request for the directory `dir` itself gets in its
+    /// fixups, which mod_dir's `ap_internal_fast_redirect` to the index file keeps
+    /// (`include_fixup` runs before `dir_fixups`): `SetHandler server-parsed`, or
+    /// XBitHack with the directory's user-execute bit and a `ForceType text/html`
+    /// (observed on Apache 2.4.71: the index of such a directory is parsed).
+    pub(crate) fn directory_filters(&self, fs: &dyn FileSystem, dir: &SitePath) -> u32 {
+        let (Ok(d), Ok(mode)) = (self.dir(fs, dir), fs.mode(dir)) else {
+            return 0;
+        };
+        let core = d.merged.core.clone().unwrap_or_else(Core::server);
+        let set =
+            |v: &Option<Set<Vec<u8>>>| v.as_ref().map(|(t, _)| t.clone()).filter(|t| t != b"none");
+        if set(&core.handler).is_some_and(|h| h == b"server-parsed") {
+            return 1;
+        }
+        let html = set(&core.forced_type).is_some_and(|t| t.starts_with(b"text/html"));
+        u32::from(d.settings.xbithack.0 != XBitHack::Off && mode & 0o100 != 0 && html)
+    }
+
     /// `--explain` for one file: every setting in force and where it came from.
     pub(crate) fn explain(
         &self,
