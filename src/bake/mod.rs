@@ -13,6 +13,7 @@
 //! output).
 
 pub mod client;
+mod incremental;
 mod options;
 mod plan;
 mod publish;
@@ -100,7 +101,7 @@ impl Baker {
         let previous = read_previous(&out_abs.join(record::BUILDS));
         let staging = staging_dir(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let sink = DirSink::new(staging.path().to_path_buf());
-        let mut ran = self.run(opts, &items, &sink, &previous)?;
+        let mut ran = self.run(opts, &items, &sink, &previous, Some(&out_abs))?;
         let this = this_build(&ran);
         let (kept_builds, _) = previous.split(&this, opts.keep_builds);
         let kept = keep_revved(&kept_builds, &out_abs, staging.path())
@@ -144,7 +145,7 @@ impl Baker {
         let items = self.plan(opts, &[])?;
         check_collisions(&items, opts)?;
         let sink = MemorySink::default();
-        let ran = self.run(opts, &items, &sink, &Previous::default())?;
+        let ran = self.run(opts, &items, &sink, &Previous::default(), None)?;
         self.write_extras(opts, &ran.report, |path, bytes| sink.page(path, bytes))
             .map_err(BakeError::Other)?;
         let mut files = sink.files.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -173,7 +174,7 @@ impl Baker {
             seen: Mutex::new(BTreeSet::new()),
             diffs: Mutex::new(Vec::new()),
         };
-        let ran = self.run(opts, &items, &sink, &previous)?;
+        let ran = self.run(opts, &items, &sink, &previous, None)?;
         self.write_extras(opts, &ran.report, |path, bytes| sink.page(path, bytes))
             .map_err(BakeError::Other)?;
         let mut diffs = sink.diffs.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -254,7 +255,7 @@ impl Baker {
         let previous = read_previous(&root.join(record::BUILDS));
         let sink = InPlaceSink::default();
         let opts_all = opts.clone().with_publish_partials(true);
-        let mut ran = self.run(&opts_all, &items, &sink, &previous)?;
+        let mut ran = self.run(&opts_all, &items, &sink, &previous, None)?;
         let written = sink.pages.into_inner().unwrap_or_else(|p| p.into_inner());
         // Revved copies first, so no page ever names a missing file.
         for (file, revved) in ran.stamps.revved_pairs() {
@@ -310,8 +311,11 @@ impl Baker {
         mut write: impl FnMut(&SitePath, &[u8]) -> io::Result<()>,
     ) -> Result<(), Error> {
         let deps = SitePath::from_relative(record::DEPS.as_bytes()).expect("a relative path");
-        write(&deps, record::deps_json(&ran.report.deps).as_bytes())
-            .map_err(|e| io_err(&deps.to_path(), e))?;
+        write(
+            &deps,
+            record::deps_json(&ran.report.deps, &ran.site_state).as_bytes(),
+        )
+        .map_err(|e| io_err(&deps.to_path(), e))?;
         let this = this_build(ran);
         let builds = SitePath::from_relative(record::BUILDS.as_bytes()).expect("a relative path");
         let text = record::builds_json(&this, previous, opts.keep_builds, &ran.with_id);

@@ -64,14 +64,50 @@ pub struct PageDeps {
     /// The `.htaccess` files whose settings apply to it or to one of its inputs.
     pub settings: Vec<String>,
     pub(super) included: Vec<SitePath>,
+    pub(super) state: PageState,
 }
 
+/// What the incremental bake needs to know that a page is unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct PageState {
+    /// The page and every file it looked up, with their change stamps.
+    pub(super) stamps: Vec<(SitePath, [u8; 16])>,
+    /// The digest of its output as rendered with the placeholder build ID.
+    pub(super) digest: Digest,
+    /// `frev` targets and their revved paths.
+    pub(super) revved: Vec<(SitePath, SitePath)>,
+    pub(super) stamped_paths: Vec<SitePath>,
+    pub(super) missing_paths: Vec<SitePath>,
+    /// Successful includes.
+    pub(super) includes: usize,
+    /// The newest version time among its inputs.
+    pub(super) newest: i64,
+    /// It shows `BUILD_ID` or `BUILD_DATE`.
+    pub(super) watched: bool,
+    /// It shows `DATE_LOCAL` or `DATE_GMT`.
+    pub(super) clock: bool,
+    /// It had warnings.
+    pub(super) warned: bool,
+}
+
+/// The site-wide part of the record: what every page depends on.
+#[derive(Default)]
+pub(super) struct SiteState {
+    pub(super) fingerprint: String,
+    pub(super) htaccess: Vec<(String, Option<[u8; 16]>)>,
+    /// Each copied file's stamp and, when it was hashed, its digest.
+    pub(super) assets: Vec<(SitePath, [u8; 16], Option<Digest>)>,
+}
+
+/// `paths` without repeats, in order (a page's lists are short: a linear scan).
 fn unique(paths: impl IntoIterator<Item = SitePath>) -> Vec<SitePath> {
-    let mut seen = std::collections::HashSet::new();
-    paths
-        .into_iter()
-        .filter(|p| seen.insert(p.clone()))
-        .collect()
+    let mut out: Vec<SitePath> = Vec::new();
+    for p in paths {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 fn shown(paths: &[SitePath]) -> Vec<String> {
@@ -84,6 +120,8 @@ impl PageDeps {
         output: &SitePath,
         outcome: &Outcome,
         settings_files: &[SitePath],
+        cache: &crate::engine::templates::Cache,
+        fs: &dyn crate::site::fs::FileSystem,
     ) -> PageDeps {
         let included = unique(outcome.included.iter().cloned());
         let inputs = unique(outcome.inputs.iter().map(|(p, _)| p.clone()));
@@ -100,17 +138,35 @@ impl PageDeps {
                 }
             }
         }
+        let stamped = unique(outcome.stamped.iter().cloned());
+        let missing = unique(outcome.missing.iter().cloned());
+        let stamps = std::iter::once(page)
+            .chain(inputs.iter())
+            .filter_map(|p| Some((p.clone(), cache.stamp(fs, p)?)))
+            .collect();
         PageDeps {
             page: page.display(),
             output: output.display(),
             partial: false,
             failed: false,
             includes: shown(&included),
-            stamped: shown(&unique(outcome.stamped.iter().cloned())),
+            stamped: shown(&stamped),
             inputs: shown(&inputs),
-            missing: shown(&unique(outcome.missing.iter().cloned())),
+            missing: shown(&missing),
             settings: shown(&settings),
             included,
+            state: PageState {
+                stamps,
+                digest: Digest::default(),
+                revved: outcome.revved.clone(),
+                stamped_paths: stamped,
+                missing_paths: missing,
+                includes: outcome.includes,
+                newest: 0,
+                watched: outcome.read_watched,
+                clock: outcome.read_clock,
+                warned: !outcome.warnings.is_empty(),
+            },
         }
     }
 }
@@ -128,7 +184,7 @@ fn ancestors(dir: SitePath) -> Vec<SitePath> {
 
 /// `deps.json`, one page per line, sorted by page, with a final newline. Written
 /// directly (one pass, no tree of values): it has a line per page of the site.
-pub(super) fn deps_json(deps: &[PageDeps]) -> String {
+pub(super) fn deps_json(deps: &[PageDeps], site: &SiteState) -> String {
     use crate::engine::diag::json_string as q;
     use std::fmt::Write as _;
     let mut sorted: Vec<&PageDeps> = deps.iter().collect();
@@ -164,9 +220,61 @@ pub(super) fn deps_json(deps: &[PageDeps]) -> String {
         list(&mut out, &d.missing);
         out.push_str(",\"settings\":");
         list(&mut out, &d.settings);
+        let st = &d.state;
+        out.push_str(",\"state\":{\"stamps\":{");
+        for (i, (p, s)) in st.stamps.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}{}:\"{}\"",
+                if i == 0 { "" } else { "," },
+                q(&p.display()),
+                crate::engine::eval::hex(s)
+            );
+        }
+        let _ = write!(
+            out,
+            "}},\"digest\":\"{}\",\"revved\":[",
+            crate::engine::eval::hex(&st.digest)
+        );
+        for (i, (f, r)) in st.revved.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}[{},{}]",
+                if i == 0 { "" } else { "," },
+                q(&f.display()),
+                q(&r.display())
+            );
+        }
+        let _ = write!(
+            out,
+            "],\"includeCount\":{},\"newest\":{},\"watched\":{},\"clock\":{},\"warned\":{}}}}}",
+            st.includes, st.newest, st.watched, st.clock, st.warned
+        );
+    }
+    out.push_str("\n},\"state\":{\"fingerprint\":");
+    out.push_str(&q(&site.fingerprint));
+    out.push_str(",\"htaccess\":{");
+    for (i, (p, s)) in site.htaccess.iter().enumerate() {
+        let stamp = s.map_or("null".to_string(), |s| {
+            format!("\"{}\"", crate::engine::eval::hex(&s))
+        });
+        let _ = write!(out, "{}{}:{stamp}", if i == 0 { "" } else { "," }, q(p));
+    }
+    out.push_str("},\"assets\":{");
+    for (i, (p, s, d)) in site.assets.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}\n{}:{{\"stamp\":\"{}\"",
+            if i == 0 { "" } else { "," },
+            q(&p.display()),
+            crate::engine::eval::hex(s)
+        );
+        if let Some(d) = d {
+            let _ = write!(out, ",\"digest\":\"{}\"", crate::engine::eval::hex(d));
+        }
         out.push('}');
     }
-    out.push_str("\n}}\n");
+    out.push_str("\n}}}\n");
     out
 }
 

@@ -17,6 +17,9 @@ pub struct BakeReport {
     pub partials: usize,
     /// Pages left alone by `--in-place` because they have no directive.
     pub unchanged: usize,
+    /// Pages and files taken over from the previous output, nothing they depend
+    /// on having changed (the incremental bake).
+    pub reused: usize,
     /// Successful `#include`s, over all pages.
     pub includes: usize,
     /// Distinct files whose size or time a page printed.
@@ -64,6 +67,9 @@ impl BakeReport {
         }
         if self.unchanged > 0 {
             s += &format!(", left {} without directives unchanged", self.unchanged);
+        }
+        if self.reused > 0 {
+            s += &format!(", {} unchanged since the last bake", self.reused);
         }
         let warnings = self.warning_count();
         s += &format!(

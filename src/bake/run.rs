@@ -18,9 +18,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use super::incremental::Incremental;
 use super::options::BakeOptions;
 use super::plan::{output_path, Item};
-use super::record::{content_digest, Digest, PageDeps, Previous};
+use super::record::{content_digest, Digest, PageDeps, Previous, SiteState};
 use super::render::{Baked, Stamps};
 use super::report::{io_err, BakeError, BakeReport};
 use super::write::Sink;
@@ -47,6 +48,8 @@ pub(super) struct Ran {
     pub(super) with_id: Vec<WithId>,
     /// The build time in Unix seconds (with a build ID).
     pub(super) built_at_unix: Option<i64>,
+    /// The site-wide part of the dependency record.
+    pub(super) site_state: SiteState,
 }
 
 /// A page published with the build ID in it: its path, its digest as published
@@ -76,6 +79,7 @@ impl Baker {
         items: &[Item],
         sink: &dyn Sink,
         previous: &Previous,
+        old_out: Option<&std::path::Path>,
     ) -> Result<Ran, BakeError> {
         let start = Instant::now();
         let explicit = opts.build_id.clone();
@@ -94,6 +98,16 @@ impl Baker {
                 _ => None,
             })
             .collect();
+        let fingerprint = self.fingerprint(opts);
+        let htaccess: Vec<(String, Option<[u8; 16]>)> = settings_files
+            .iter()
+            .map(|p| (p.display(), cache.stamp(&*self.fs, p)))
+            .collect();
+        let incremental = old_out.filter(|_| !opts.full).and_then(|old| {
+            let text = super::write::read_record(old)?;
+            Incremental::load(old, &text, &fingerprint, &htaccess)
+        });
+        let reused = AtomicUsize::new(0);
         let io_failures = Mutex::new(Vec::new());
         let io_failed = |e: Error| {
             io_failures
@@ -109,6 +123,19 @@ impl Baker {
                 let Item::Page { input, output } = item else {
                     return None;
                 };
+                // Unchanged since the previous output: its bytes are taken over.
+                if let Some(inc) = &incremental {
+                    if let Some(old) = inc.page(input, output, &cache, &*self.fs) {
+                        let from = inc.old_out.join(output.to_path());
+                        if sink.reuse(output, &from).is_ok() {
+                            reused.fetch_add(1, Ordering::Relaxed);
+                            if let Some(p) = &opts.progress {
+                                p();
+                            }
+                            return Some(reused_run(input, output, &old.deps));
+                        }
+                    }
+                }
                 let run =
                     first.page_run(&cache, input, output, &settings_files, explicit.is_none());
                 if let Some(p) = &opts.progress {
@@ -254,25 +281,39 @@ impl Baker {
         let deferred = runs.iter().zip(&partial).any(|(r, &p)| r.deferred && !p);
         let want_id = explicit.is_none() && (deferred || opts.version_file.is_some());
         let copied = AtomicUsize::new(0);
-        let mut digests: Vec<(Vec<u8>, Digest)> = items
+        type Published<'i> = (&'i SitePath, Option<Digest>, Option<[u8; 16]>);
+        let published: Vec<Published<'_>> = items
             .par_iter()
             .filter_map(|item| {
-                let (path, digest) = match item {
+                let (path, result) = match item {
                     Item::Asset(path) => {
-                        let d = sink.asset(self, &cache, path, want_id, opts.stable_mtimes);
                         copied.fetch_add(1, Ordering::Relaxed);
-                        (path, d)
+                        // Unchanged since the previous output: linked from there.
+                        if let Some(inc) = &incremental {
+                            if let Some(d) = inc.asset(path, &cache, &*self.fs) {
+                                let from = inc.old_out.join(path.to_path());
+                                if !(want_id && d.is_none()) && sink.reuse(path, &from).is_ok() {
+                                    reused.fetch_add(1, Ordering::Relaxed);
+                                    return Some((path, d, cache.stamp(&*self.fs, path)));
+                                }
+                            }
+                        }
+                        (
+                            path,
+                            sink.asset(self, &cache, path, want_id, opts.stable_mtimes),
+                        )
                     }
                     Item::Link { path, target } => {
                         let d = sink.link(path, target).map(|()| {
-                            want_id.then(|| content_digest(target.as_os_str().as_encoded_bytes()))
+                            let d = content_digest(target.as_os_str().as_encoded_bytes());
+                            (want_id.then_some(d), None)
                         });
                         (path, d)
                     }
                     Item::Page { .. } => return None,
                 };
-                match digest {
-                    Ok(d) => d.map(|d| (path.as_bytes().to_vec(), d)),
+                match result {
+                    Ok((d, stamp)) => Some((path, d, stamp)),
                     Err(e) => {
                         io_failed(io_err(&self.root.join(path.to_path()), e));
                         None
@@ -281,6 +322,21 @@ impl Baker {
             })
             .collect();
         report.copied = copied.into_inner();
+        let mut digests: Vec<(Vec<u8>, Digest)> = published
+            .iter()
+            .filter_map(|(p, d, _)| d.map(|d| (p.as_bytes().to_vec(), d)))
+            .collect();
+        let mut site_state = SiteState {
+            fingerprint,
+            htaccess,
+            assets: published
+                .iter()
+                .filter(|(p, _, _)| matches!(outputs.get(p), Some(Item::Asset(_))))
+                .filter_map(|(p, d, s)| Some(((*p).clone(), (*s)?, *d)))
+                .collect(),
+        };
+        site_state.assets.sort_by(|a, b| a.0.cmp(&b.0));
+        drop(published);
         let revved: Vec<(Vec<u8>, Digest)> = stamps
             .revved_pairs()
             .par_iter()
@@ -393,6 +449,7 @@ impl Baker {
             }
         }
         report.build_id = build_id;
+        report.reused = reused.into_inner();
         report.elapsed = start.elapsed();
         Ok(Ran {
             report,
@@ -400,6 +457,7 @@ impl Baker {
             cache,
             with_id,
             built_at_unix,
+            site_state,
         })
     }
 
@@ -413,7 +471,7 @@ impl Baker {
         defer: bool,
     ) -> Result<PageRun, Error> {
         let outcome = self.page_outcome(cache, input)?;
-        let deps = PageDeps::new(input, output, &outcome, settings_files);
+        let mut deps = PageDeps::new(input, output, &outcome, settings_files, cache, &*self.fs);
         let deferred = defer && outcome.read_watched;
         let warnings = (!outcome.warnings.is_empty())
             .then(|| self.errors_of(input, outcome.warnings.clone(), 0, outcome.sources.clone()));
@@ -439,16 +497,46 @@ impl Baker {
             });
         }
         let baked = Baked::from_outcome(outcome, cache, &*self.fs, input);
+        let digest = content_digest(&baked.bytes);
+        deps.state.digest = digest;
+        deps.state.newest = baked.newest;
         Ok(PageRun {
             input: input.clone(),
             output: output.clone(),
-            digest: content_digest(&baked.bytes),
+            digest,
             deferred,
             deps,
             failure: None,
             warnings,
             baked: Some(baked),
         })
+    }
+
+    /// Everything besides the files that changes what a bake publishes: ssibake's
+    /// version, the engine's settings (but the clock: pages that show it are always
+    /// rendered), the server's configuration and the options.
+    fn fingerprint(&self, opts: &BakeOptions) -> String {
+        let s = &self.settings;
+        let mut defines = s.defines.clone();
+        defines.sort();
+        format!(
+            "ssibake {} | {:?} | {:?} {} {} | {:?} | {:?} | {:?} | {} | {:?} {:?} {:?} {:?} {} {}",
+            env!("CARGO_PKG_VERSION"),
+            defines,
+            s.on_error,
+            s.legacy_expr,
+            s.apache_only,
+            s.zone,
+            s.server,
+            self.versions.from(),
+            s.config.fingerprint(),
+            opts.pages,
+            opts.exclude,
+            opts.page_ext,
+            opts.build_id,
+            opts.publish_partials,
+            opts.stable_mtimes,
+        )
     }
 
     /// When this build was made: the time an earlier bake with the same ID gave
@@ -472,6 +560,27 @@ impl Baker {
             (None, None) => self.settings.now,
         };
         (rfc3339(t), t)
+    }
+}
+
+/// A page of the previous output taken over as it is.
+fn reused_run(input: &SitePath, output: &SitePath, deps: &PageDeps) -> PageRun {
+    let st = &deps.state;
+    PageRun {
+        input: input.clone(),
+        output: output.clone(),
+        digest: st.digest,
+        deferred: false,
+        deps: deps.clone(),
+        failure: None,
+        warnings: None,
+        baked: Some(Baked {
+            bytes: Vec::new(),
+            includes: st.includes,
+            stamped: st.stamped_paths.clone(),
+            revved: st.revved.clone(),
+            newest: st.newest,
+        }),
     }
 }
 

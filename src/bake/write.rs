@@ -21,8 +21,9 @@ pub(super) trait Sink: Sync {
     fn page(&self, path: &SitePath, bytes: &[u8]) -> io::Result<()>;
     /// Takes back a page written earlier in the run (it turned out to be a partial).
     fn remove(&self, path: &SitePath) -> io::Result<()>;
-    /// Publishes the file `path` as it is; its SHA-256 when `digest` is asked for.
-    /// With `stable`, the copy gets the file's version time (else its own time).
+    /// Publishes the file `path` as it is; its identity digest when `digest` is
+    /// asked for, and its change stamp when the copy saw it. With `stable`, the
+    /// copy gets the file's version time (else its own time).
     fn asset(
         &self,
         baker: &Baker,
@@ -30,7 +31,14 @@ pub(super) trait Sink: Sync {
         path: &SitePath,
         digest: bool,
         stable: bool,
-    ) -> io::Result<Option<Digest>>;
+    ) -> io::Result<Copied>;
+    /// Publishes at `path` the file `from` of the previous output (unchanged).
+    fn reuse(&self, _path: &SitePath, _from: &Path) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no previous output",
+        ))
+    }
     /// The revved copy `revved` of `file` (time `mtime` when given).
     fn revved(
         &self,
@@ -47,6 +55,14 @@ pub(super) trait Sink: Sync {
     fn link(&self, _path: &SitePath, _target: &Path) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// What publishing one file saw.
+pub(super) type Copied = (Option<Digest>, Option<[u8; 16]>);
+
+/// The record of the output at `out`, if it has one.
+pub(super) fn read_record(out: &Path) -> Option<Vec<u8>> {
+    std::fs::read(out.join(super::record::DEPS)).ok()
 }
 
 /// The revved copy of `file` beside it, unless a file of that name and size is
@@ -227,7 +243,7 @@ impl Sink for DirSink {
         path: &SitePath,
         digest: bool,
         stable: bool,
-    ) -> io::Result<Option<Digest>> {
+    ) -> io::Result<Copied> {
         let mtime = if stable {
             Some(
                 cache
@@ -239,6 +255,11 @@ impl Sink for DirSink {
             None
         };
         self.copy(baker, path, path, digest, mtime)
+    }
+
+    fn reuse(&self, path: &SitePath, from: &Path) -> io::Result<()> {
+        let target = self.target(path)?;
+        std::fs::hard_link(from, target)
     }
 
     fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {
@@ -268,7 +289,7 @@ impl DirSink {
         target: &SitePath,
         digest: bool,
         mtime: Option<i64>,
-    ) -> io::Result<Option<Digest>> {
+    ) -> io::Result<Copied> {
         let target = self.target(target)?;
         let mut from = match baker.fs.open_file(path) {
             Ok(f) => f,
@@ -278,7 +299,7 @@ impl DirSink {
                 if let Some(t) = mtime {
                     set_mtime(&target, t)?;
                 }
-                return Ok(digest.then(|| content_digest(&bytes)));
+                return Ok((digest.then(|| content_digest(&bytes)), None));
             }
             Err(e) => return Err(e),
         };
@@ -301,7 +322,7 @@ impl DirSink {
             times = times.set_accessed(accessed);
         }
         to.set_times(times)?;
-        Ok(hash)
+        Ok((hash, Some(crate::site::fs::stamp_of(&meta))))
     }
 }
 
@@ -407,10 +428,10 @@ impl Sink for MemorySink {
         path: &SitePath,
         digest: bool,
         _stable: bool,
-    ) -> io::Result<Option<Digest>> {
+    ) -> io::Result<Copied> {
         let bytes = baker.fs.read(path)?;
         self.page(path, &bytes)?;
-        Ok(digest.then(|| content_digest(&bytes)))
+        Ok((digest.then(|| content_digest(&bytes)), None))
     }
 
     fn revved(
@@ -471,14 +492,14 @@ impl Sink for InPlaceSink {
         path: &SitePath,
         digest: bool,
         _stable: bool,
-    ) -> io::Result<Option<Digest>> {
+    ) -> io::Result<Copied> {
         if !digest {
-            return Ok(None);
+            return Ok((None, None));
         }
         let mut file = match baker.fs.open_file(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                return Ok(Some(content_digest(&baker.fs.read(path)?)));
+                return Ok((Some(content_digest(&baker.fs.read(path)?)), None));
             }
             Err(e) => return Err(e),
         };
@@ -492,7 +513,7 @@ impl Sink for InPlaceSink {
                 Err(e) => return Err(e),
             }
         }
-        Ok(Some(h.finalize()))
+        Ok((Some(h.finalize()), None))
     }
 
     fn revved(
@@ -558,10 +579,10 @@ impl Sink for CheckSink {
         path: &SitePath,
         digest: bool,
         _stable: bool,
-    ) -> io::Result<Option<Digest>> {
+    ) -> io::Result<Copied> {
         let bytes = baker.fs.read(path)?;
         self.compare(path, &bytes);
-        Ok(digest.then(|| content_digest(&bytes)))
+        Ok((digest.then(|| content_digest(&bytes)), None))
     }
 
     fn link(&self, path: &SitePath, target: &Path) -> io::Result<()> {

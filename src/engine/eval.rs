@@ -105,6 +105,8 @@ pub(crate) struct Outcome {
     pub(crate) missing: Vec<SitePath>,
     /// A [`Settings::watched`] variable was read.
     pub(crate) read_watched: bool,
+    /// `DATE_LOCAL` or `DATE_GMT` was read (the output depends on the time).
+    pub(crate) read_clock: bool,
     /// Warnings: the page is written, but probably not as meant.
     pub(crate) warnings: Vec<Diagnostic>,
 }
@@ -256,6 +258,9 @@ struct Here<'a> {
     subreq: bool,
     /// The page's request URI, as sent (`THE_REQUEST`).
     request_uri: &'a [u8],
+    /// Where lookups record what they found and did not find (the page's inputs).
+    inputs: &'a mut Vec<(SitePath, Metadata)>,
+    missing: &'a mut Vec<SitePath>,
 }
 
 impl Vars for DocVars<'_> {
@@ -264,6 +269,9 @@ impl Vars for DocVars<'_> {
             Found::Value(v) => Some(v.to_vec()),
             Found::Lazy(lazy) => {
                 let s = self.settings;
+                if matches!(lazy, Lazy::DateLocal | Lazy::DateGmt) {
+                    self.table.clock_read = true;
+                }
                 let value = match lazy {
                     Lazy::DateLocal => ht_time(self.timefmt, s.now, &s.zone, false),
                     Lazy::DateGmt => ht_time(self.timefmt, s.now, &s.zone, true),
@@ -331,7 +339,16 @@ impl Vars for DocVars<'_> {
         let (fs, cache) = (h.fs, h.cache);
         let config = &self.settings.config;
         let index = |d: &SitePath| directory_index(config, fs, d);
-        let mapped = urlmap::map(&req, &index, true, &mut |p| cache.metadata(fs, p));
+        let (inputs, missing) = (&mut *self.here.inputs, &mut *self.here.missing);
+        let mapped = urlmap::map(&req, &index, true, &mut |p| {
+            let got = cache.metadata(fs, p);
+            match &got {
+                Ok(meta) => inputs.push((p.clone(), *meta)),
+                Err(e) if e.kind == io::ErrorKind::NotFound => missing.push(p.clone()),
+                Err(_) => {}
+            }
+            got
+        });
         Some(match (op, mapped) {
             (expr::Lookup::Url, Ok(_) | Err(MapError::NotFound(_) | MapError::Directory(_))) => {
                 true
@@ -449,6 +466,7 @@ impl<'s> Rendering<'s> {
             included: r.included,
             missing: r.missing,
             read_watched: r.vars.watched_read(),
+            read_clock: r.vars.clock_read,
             warnings: r.warnings,
         }
     }
@@ -821,6 +839,8 @@ impl<'s> Rendering<'s> {
                 mtime: doc.mtime,
                 subreq: doc.depth > 0,
                 request_uri: &self.request_uri,
+                inputs: &mut self.inputs,
+                missing: &mut self.missing,
             },
         }
     }

@@ -104,6 +104,12 @@ impl Cache {
         self.files.digest(fs, path)
     }
 
+    /// The file's change stamp, `None` when it is not there.
+    #[cfg_attr(not(feature = "bake"), allow(dead_code))]
+    pub(crate) fn stamp(&self, fs: &dyn FileSystem, path: &SitePath) -> Option<[u8; 16]> {
+        self.files.stamp(fs, path)
+    }
+
     /// The file's bytes.
     pub(crate) fn bytes(
         &self,

@@ -27,6 +27,8 @@ pub(crate) struct VarTable {
     /// Entries (by index) whose reading is recorded.
     watched: Vec<usize>,
     watched_read: std::cell::Cell<bool>,
+    /// `DATE_LOCAL` or `DATE_GMT` was read: the output depends on the clock.
+    pub(crate) clock_read: bool,
 }
 
 /// The result of a lookup before lazy values are rendered.

@@ -74,6 +74,7 @@ pub(crate) struct FileCache {
     metadata: OnceMap<SitePath, Result<Metadata, IoFailure>>,
     bytes: OnceMap<SitePath, Result<Arc<[u8]>, IoFailure>>,
     digests: OnceMap<SitePath, Result<[u8; 32], IoFailure>>,
+    stamps: OnceMap<SitePath, Option<[u8; 16]>>,
 }
 
 impl FileCache {
@@ -83,6 +84,7 @@ impl FileCache {
             metadata: OnceMap::new(),
             bytes: OnceMap::new(),
             digests: OnceMap::new(),
+            stamps: OnceMap::new(),
         }
     }
     /// The file's metadata, its `mtime` being the version time the run uses
@@ -119,6 +121,12 @@ impl FileCache {
                 .map(|bytes| Sha256::hash(&bytes))
                 .map_err(IoFailure::from)
         })
+    }
+
+    /// The file's change stamp (see [`FileSystem::stamp`]); `None` when it is not
+    /// there (or cannot be stat'ed).
+    pub(crate) fn stamp(&self, fs: &dyn FileSystem, path: &SitePath) -> Option<[u8; 16]> {
+        self.stamps.get_or_init(path, || fs.stamp(path).ok())
     }
 
     pub(crate) fn bytes(

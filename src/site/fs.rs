@@ -44,6 +44,23 @@ pub trait FileSystem: Send + Sync {
         Ok((self.metadata(path)?, self.mode(path)?))
     }
 
+    /// What changes whenever the file at `path` changes, for the incremental bake:
+    /// on disk a digest of its `stat` (device, inode, size, modification and
+    /// change times to the nanosecond, mode), as git's index keeps it; elsewhere a
+    /// digest of its metadata and content.
+    fn stamp(&self, path: &SitePath) -> io::Result<[u8; 16]> {
+        let meta = self.metadata(path)?;
+        let mut h = hmac_sha256::Hash::new();
+        h.update(meta.len.to_le_bytes());
+        h.update(meta.mtime.to_le_bytes());
+        if !meta.is_dir {
+            h.update(self.read(path)?);
+        }
+        let mut out = [0; 16];
+        out.copy_from_slice(&h.finalize()[..16]);
+        Ok(out)
+    }
+
     /// The regular file at `path`, open for reading (to copy it whatever its size).
     /// Back ends without files answer `Unsupported`; callers then [`read`](Self::read).
     fn open_file(&self, _path: &SitePath) -> io::Result<std::fs::File> {
@@ -257,6 +274,37 @@ impl DiskFs {
     }
 }
 
+/// The change stamp of what `meta` describes (see [`FileSystem::stamp`]).
+pub(crate) fn stamp_of(meta: &std::fs::Metadata) -> [u8; 16] {
+    let mut h = hmac_sha256::Hash::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        for v in [
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime() as u64,
+            meta.mtime_nsec() as u64,
+            meta.ctime() as u64,
+            meta.ctime_nsec() as u64,
+            u64::from(meta.mode()),
+        ] {
+            h.update(v.to_le_bytes());
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        h.update(meta.len().to_le_bytes());
+        if let Ok(t) = meta.modified() {
+            h.update(format!("{t:?}"));
+        }
+    }
+    let mut out = [0; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    out
+}
+
 /// APR keeps microseconds and Apache divides toward zero: -1.5 s is -1.
 fn apr_seconds(secs: i64, nanos: i64) -> i64 {
     if secs < 0 && nanos > 0 {
@@ -322,6 +370,19 @@ impl FileSystem for DiskFs {
     fn metadata_and_mode(&self, path: &SitePath) -> io::Result<(Metadata, u32)> {
         let st = self.stat(path)?;
         Ok((st.meta, st.mode))
+    }
+
+    fn stamp(&self, path: &SitePath) -> io::Result<[u8; 16]> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::OFlags;
+            let fd = self.open_beneath(path, OFlags::PATH)?;
+            Ok(stamp_of(&std::fs::File::from(fd).metadata()?))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Ok(stamp_of(&std::fs::metadata(self.confine(path)?)?))
+        }
     }
 
     fn open_file(&self, path: &SitePath) -> io::Result<std::fs::File> {

@@ -737,6 +737,18 @@ impl SiteConfig {
         self.files = OnceMap::new();
     }
 
+    /// Everything of the server's configuration that can change a page (the
+    /// server section, the `<Directory>` blocks, the flags' overrides), as text, for
+    /// the incremental bake to see that nothing changed. `.htaccess` files are
+    /// inputs of their own.
+    #[cfg_attr(not(feature = "bake"), allow(dead_code))]
+    pub(crate) fn fingerprint(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.server_section, self.dirs, self.shared.overrides, self.shared.server
+        )
+    }
+
     /// `AddOutputFilter INCLUDES .ext` at server level, for `--template-ext`.
     pub(crate) fn add_includes_extension(&mut self, ext: &[u8], flag: &str) {
         self.server_section.mime_mut().set(
