@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::record::{Digest, PageDeps};
+use super::record::{content_digest, Digest, PageDeps, PageState};
 use crate::engine::templates::Cache;
 use crate::site::fs::FileSystem;
 use crate::site::resolve::SitePath;
@@ -29,26 +29,41 @@ pub(super) struct Incremental {
     assets: HashMap<String, ([u8; 16], Option<Digest>)>,
 }
 
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+fn unhex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     if s.len() != 2 * N {
         return None;
     }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
     let mut out = [0; N];
     for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        *o = digit(s[2 * i])? << 4 | digit(s[2 * i + 1])?;
     }
     Some(out)
 }
 
-fn paths(v: &serde_json::Value) -> Option<Vec<SitePath>> {
-    v.as_array()?
-        .iter()
-        .map(|p| SitePath::from_relative(p.as_str()?.as_bytes()).ok())
-        .collect()
+/// A path of the state file, its `%XX` escapes undone.
+fn path(field: &[u8]) -> Option<SitePath> {
+    let mut raw = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        if field[i] == b'%' {
+            let h = std::str::from_utf8(field.get(i + 1..i + 3)?).ok()?;
+            raw.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            raw.push(field[i]);
+            i += 1;
+        }
+    }
+    SitePath::from_relative(&raw).ok()
 }
 
 impl Incremental {
-    /// Reads the record of the output at `old_out`. `None` (a full bake) when there
+    /// Reads the state of the output at `old_out`. `None` (a full bake) when there
     /// is none, it does not parse, or it was made with other settings or other
     /// `.htaccess` files than `fingerprint` and `htaccess` say.
     pub(super) fn load(
@@ -57,103 +72,96 @@ impl Incremental {
         fingerprint: &str,
         htaccess: &[(String, Option<[u8; 16]>)],
     ) -> Option<Incremental> {
-        let v: serde_json::Value = serde_json::from_slice(text).ok()?;
-        let state = &v["state"];
-        if state["fingerprint"].as_str()? != fingerprint {
+        let mut lines = text.split(|&b| b == b'\n');
+        if lines.next()? != b"ssibake-state 1" {
             return None;
         }
-        let old_htaccess: Vec<(String, Option<[u8; 16]>)> = state["htaccess"]
-            .as_object()?
-            .iter()
-            .map(|(k, s)| (k.clone(), s.as_str().and_then(unhex)))
-            .collect();
-        let mut now: Vec<(String, Option<[u8; 16]>)> = htaccess.to_vec();
-        now.sort();
-        let mut then = old_htaccess;
-        then.sort();
-        if now != then {
-            return None;
-        }
-        let mut pages = HashMap::new();
-        for (page, p) in v["pages"].as_object()? {
-            let s = &p["state"];
-            let flag = |k: &str| s[k].as_bool().unwrap_or(true);
-            if p["partial"].as_bool() != Some(false)
-                || p["failed"].as_bool() != Some(false)
-                || flag("watched")
-                || flag("clock")
-                || flag("warned")
-            {
+        let mut pages: HashMap<String, OldPage> = HashMap::new();
+        let mut assets = HashMap::new();
+        let mut old_htaccess = Vec::new();
+        let mut fingerprint_ok = false;
+        let mut current: Option<PageDeps> = None;
+        let mut usable = true;
+        let finish = |pages: &mut HashMap<String, OldPage>, d: Option<PageDeps>, ok: bool| {
+            if let Some(d) = d.filter(|_| ok) {
+                pages.insert(d.page.clone(), OldPage { deps: d });
+            }
+        };
+        for line in lines {
+            if line.is_empty() {
                 continue;
             }
-            let Some(deps) = (|| {
-                let inputs = s["stamps"]
-                    .as_object()?
-                    .iter()
-                    .map(|(k, h)| {
-                        Some((
-                            SitePath::from_relative(k.as_bytes()).ok()?,
-                            unhex(h.as_str()?)?,
-                        ))
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                let revved = s["revved"]
-                    .as_array()?
-                    .iter()
-                    .map(|pair| {
-                        let f = SitePath::from_relative(pair[0].as_str()?.as_bytes()).ok()?;
-                        let r = SitePath::from_relative(pair[1].as_str()?.as_bytes()).ok()?;
-                        Some((f, r))
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                let included = paths(&p["includes"])?;
-                Some(PageDeps {
-                    page: page.clone(),
-                    output: p["output"].as_str()?.to_string(),
-                    partial: false,
-                    failed: false,
-                    includes: included.iter().map(SitePath::display).collect(),
-                    stamped: paths(&p["stamped"])?
-                        .iter()
-                        .map(SitePath::display)
-                        .collect(),
-                    inputs: paths(&p["inputs"])?.iter().map(SitePath::display).collect(),
-                    missing: paths(&p["missing"])?
-                        .iter()
-                        .map(SitePath::display)
-                        .collect(),
-                    settings: paths(&p["settings"])?
-                        .iter()
-                        .map(SitePath::display)
-                        .collect(),
-                    included,
-                    state: super::record::PageState {
-                        stamps: inputs,
-                        digest: unhex(s["digest"].as_str()?)?,
-                        revved,
-                        stamped_paths: paths(&p["stamped"])?,
-                        missing_paths: paths(&p["missing"])?,
-                        includes: s["includeCount"].as_u64()? as usize,
-                        newest: s["newest"].as_i64()?,
-                        watched: false,
-                        clock: false,
-                        warned: false,
-                    },
-                })
-            })() else {
-                continue;
-            };
-            pages.insert(page.clone(), OldPage { deps });
+            let f: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+            match (f[0], f.len()) {
+                (b"f", 2) => {
+                    fingerprint_ok =
+                        unhex::<16>(f[1]) == Some(content_digest(fingerprint.as_bytes()));
+                }
+                (b"h", 3) => old_htaccess.push((path(f[1])?.display(), unhex::<16>(f[2]))),
+                (b"a", 4) => {
+                    assets.insert(path(f[1])?.display(), (unhex(f[2])?, unhex(f[3])));
+                }
+                (b"p", 7) => {
+                    finish(&mut pages, current.take(), usable);
+                    let flags = f[6];
+                    let page = path(f[1])?;
+                    let output = path(f[2])?;
+                    usable = !flags.iter().any(|b| matches!(b, b'w' | b'c' | b'W'));
+                    current = Some(PageDeps {
+                        page: page.display(),
+                        output: output.display(),
+                        state: PageState {
+                            digest: unhex(f[3])?,
+                            includes: std::str::from_utf8(f[4]).ok()?.parse().ok()?,
+                            newest: std::str::from_utf8(f[5]).ok()?.parse().ok()?,
+                            ..PageState::default()
+                        },
+                        ..PageDeps::default()
+                    });
+                }
+                (tag, n) => {
+                    let d = current.as_mut()?;
+                    let st = &mut d.state;
+                    match (tag, n) {
+                        (b"s", 3) => {
+                            let p = path(f[1])?;
+                            if !st.stamps.is_empty() {
+                                d.inputs.push(p.display());
+                            }
+                            st.stamps.push((p, unhex(f[2])?));
+                        }
+                        (b"m", 2) => {
+                            let p = path(f[1])?;
+                            d.missing.push(p.display());
+                            st.missing_paths.push(p);
+                        }
+                        (b"i", 2) => {
+                            let p = path(f[1])?;
+                            d.includes.push(p.display());
+                            d.included.push(p);
+                        }
+                        (b"t", 2) => {
+                            let p = path(f[1])?;
+                            d.stamped.push(p.display());
+                            st.stamped_paths.push(p);
+                        }
+                        (b"r", 3) => st.revved.push((path(f[1])?, path(f[2])?)),
+                        (b"g", 2) => d.settings.push(path(f[1])?.display()),
+                        _ => return None,
+                    }
+                }
+            }
         }
-        let assets = state["assets"]
-            .as_object()?
-            .iter()
-            .filter_map(|(k, a)| {
-                let stamp = unhex(a["stamp"].as_str()?)?;
-                let digest = a["digest"].as_str().and_then(unhex);
-                Some((k.clone(), (stamp, digest)))
-            })
-            .collect();
+        finish(&mut pages, current.take(), usable);
+        if !fingerprint_ok {
+            return None;
+        }
+        let mut now: Vec<(String, Option<[u8; 16]>)> = htaccess.to_vec();
+        now.sort();
+        old_htaccess.sort();
+        if now != old_htaccess {
+            return None;
+        }
         Some(Incremental {
             old_out: old_out.to_path_buf(),
             pages,

@@ -311,11 +311,14 @@ impl Baker {
         mut write: impl FnMut(&SitePath, &[u8]) -> io::Result<()>,
     ) -> Result<(), Error> {
         let deps = SitePath::from_relative(record::DEPS.as_bytes()).expect("a relative path");
+        write(&deps, record::deps_json(&ran.report.deps).as_bytes())
+            .map_err(|e| io_err(&deps.to_path(), e))?;
+        let state = SitePath::from_relative(record::STATE.as_bytes()).expect("a relative path");
         write(
-            &deps,
-            record::deps_json(&ran.report.deps, &ran.site_state).as_bytes(),
+            &state,
+            &record::state_file(&ran.report.deps, &ran.site_state),
         )
-        .map_err(|e| io_err(&deps.to_path(), e))?;
+        .map_err(|e| io_err(&state.to_path(), e))?;
         let this = this_build(ran);
         let builds = SitePath::from_relative(record::BUILDS.as_bytes()).expect("a relative path");
         let text = record::builds_json(&this, previous, opts.keep_builds, &ran.with_id);

@@ -39,6 +39,8 @@ impl Hasher {
 
 /// Where the record lives in an output (or, for `--in-place`, in the root).
 pub(super) const DEPS: &str = ".ssibake/deps.json";
+/// The same record for the next bake: compact lines, read back in one pass.
+pub(super) const STATE: &str = ".ssibake/state";
 /// The build history.
 pub(super) const BUILDS: &str = ".ssibake/builds.json";
 
@@ -184,7 +186,7 @@ fn ancestors(dir: SitePath) -> Vec<SitePath> {
 
 /// `deps.json`, one page per line, sorted by page, with a final newline. Written
 /// directly (one pass, no tree of values): it has a line per page of the site.
-pub(super) fn deps_json(deps: &[PageDeps], site: &SiteState) -> String {
+pub(super) fn deps_json(deps: &[PageDeps]) -> String {
     use crate::engine::diag::json_string as q;
     use std::fmt::Write as _;
     let mut sorted: Vec<&PageDeps> = deps.iter().collect();
@@ -220,61 +222,128 @@ pub(super) fn deps_json(deps: &[PageDeps], site: &SiteState) -> String {
         list(&mut out, &d.missing);
         out.push_str(",\"settings\":");
         list(&mut out, &d.settings);
-        let st = &d.state;
-        out.push_str(",\"state\":{\"stamps\":{");
-        for (i, (p, s)) in st.stamps.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}{}:\"{}\"",
-                if i == 0 { "" } else { "," },
-                q(&p.display()),
-                crate::engine::eval::hex(s)
-            );
-        }
-        let _ = write!(
-            out,
-            "}},\"digest\":\"{}\",\"revved\":[",
-            crate::engine::eval::hex(&st.digest)
-        );
-        for (i, (f, r)) in st.revved.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}[{},{}]",
-                if i == 0 { "" } else { "," },
-                q(&f.display()),
-                q(&r.display())
-            );
-        }
-        let _ = write!(
-            out,
-            "],\"includeCount\":{},\"newest\":{},\"watched\":{},\"clock\":{},\"warned\":{}}}}}",
-            st.includes, st.newest, st.watched, st.clock, st.warned
-        );
-    }
-    out.push_str("\n},\"state\":{\"fingerprint\":");
-    out.push_str(&q(&site.fingerprint));
-    out.push_str(",\"htaccess\":{");
-    for (i, (p, s)) in site.htaccess.iter().enumerate() {
-        let stamp = s.map_or("null".to_string(), |s| {
-            format!("\"{}\"", crate::engine::eval::hex(&s))
-        });
-        let _ = write!(out, "{}{}:{stamp}", if i == 0 { "" } else { "," }, q(p));
-    }
-    out.push_str("},\"assets\":{");
-    for (i, (p, s, d)) in site.assets.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}\n{}:{{\"stamp\":\"{}\"",
-            if i == 0 { "" } else { "," },
-            q(&p.display()),
-            crate::engine::eval::hex(s)
-        );
-        if let Some(d) = d {
-            let _ = write!(out, ",\"digest\":\"{}\"", crate::engine::eval::hex(d));
-        }
         out.push('}');
     }
-    out.push_str("\n}}}\n");
+    out.push_str("\n}}\n");
+    out
+}
+
+/// A path in the state file: `%`, tab, CR and LF %-escaped (names are untrusted
+/// bytes), so a line is always one record and a tab always a separator.
+fn esc(out: &mut Vec<u8>, p: &[u8]) {
+    for &b in p {
+        match b {
+            b'%' | b'\t' | b'\n' | b'\r' => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+}
+
+fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 15)]);
+    }
+}
+
+/// `.ssibake/state`: what the incremental bake reads back (see
+/// [`super::incremental`]). One line per fact, tab-separated:
+///
+/// ```text
+/// ssibake-state 1
+/// f <fingerprint digest>
+/// h <.htaccess path> <stamp or ->
+/// a <file> <stamp> <digest or ->
+/// p <page> <output> <digest> <includes> <newest> <flags: w c W>
+/// s <input> <stamp>      (the page itself first)
+/// m <missing path>
+/// i <included path>
+/// t <stamped path>
+/// r <file> <revved path>
+/// g <settings path>
+/// ```
+pub(super) fn state_file(deps: &[PageDeps], site: &SiteState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + deps.len() * 512);
+    out.extend_from_slice(b"ssibake-state 1\nf\t");
+    hex_into(&mut out, &content_digest(site.fingerprint.as_bytes()));
+    out.push(b'\n');
+    for (p, s) in &site.htaccess {
+        out.extend_from_slice(b"h\t");
+        esc(&mut out, p.as_bytes());
+        out.push(b'\t');
+        match s {
+            Some(s) => hex_into(&mut out, s),
+            None => out.push(b'-'),
+        }
+        out.push(b'\n');
+    }
+    for (p, s, d) in &site.assets {
+        out.extend_from_slice(b"a\t");
+        esc(&mut out, p.as_bytes());
+        out.push(b'\t');
+        hex_into(&mut out, s);
+        out.push(b'\t');
+        match d {
+            Some(d) => hex_into(&mut out, d),
+            None => out.push(b'-'),
+        }
+        out.push(b'\n');
+    }
+    for d in deps {
+        // Only what a later bake may take over.
+        if d.partial || d.failed {
+            continue;
+        }
+        let st = &d.state;
+        out.extend_from_slice(b"p\t");
+        esc(&mut out, d.page.as_bytes());
+        out.push(b'\t');
+        esc(&mut out, d.output.as_bytes());
+        out.push(b'\t');
+        hex_into(&mut out, &st.digest);
+        let flags = format!(
+            "\t{}\t{}\t{}{}{}\n",
+            st.includes,
+            st.newest,
+            if st.watched { "w" } else { "" },
+            if st.clock { "c" } else { "" },
+            if st.warned { "W" } else { "" },
+        );
+        out.extend_from_slice(flags.as_bytes());
+        for (p, s) in &st.stamps {
+            out.extend_from_slice(b"s\t");
+            esc(&mut out, p.as_bytes());
+            out.push(b'\t');
+            hex_into(&mut out, s);
+            out.push(b'\n');
+        }
+        let lists: [(&[u8], &[SitePath]); 3] = [
+            (b"m", &st.missing_paths),
+            (b"i", &d.included),
+            (b"t", &st.stamped_paths),
+        ];
+        for (tag, paths) in lists {
+            for p in paths {
+                out.extend_from_slice(tag);
+                out.push(b'\t');
+                esc(&mut out, p.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        for (f, r) in &st.revved {
+            out.extend_from_slice(b"r\t");
+            esc(&mut out, f.as_bytes());
+            out.push(b'\t');
+            esc(&mut out, r.as_bytes());
+            out.push(b'\n');
+        }
+        for g in &d.settings {
+            out.extend_from_slice(b"g\t");
+            esc(&mut out, g.as_bytes());
+            out.push(b'\n');
+        }
+    }
     out
 }
 

@@ -62,7 +62,7 @@ pub(super) type Copied = (Option<Digest>, Option<[u8; 16]>);
 
 /// The record of the output at `out`, if it has one.
 pub(super) fn read_record(out: &Path) -> Option<Vec<u8>> {
-    std::fs::read(out.join(super::record::DEPS)).ok()
+    std::fs::read(out.join(super::record::STATE)).ok()
 }
 
 /// The revved copy of `file` beside it, unless a file of that name and size is

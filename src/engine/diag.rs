@@ -389,6 +389,14 @@ fn clip(
 
 /// A JSON string literal.
 pub(crate) fn json_string(s: &str) -> String {
+    // Most strings (paths, messages) need no escape: one copy.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return out;
+    }
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
