@@ -624,16 +624,22 @@ fn check_compares_a_tree_and_prints_unified_diffs() {
             "-D",
             "V=2",
         ]),
-        1,
+        4,
     );
+    // The diff is the result: on standard output; the summary on standard error.
     assert!(
         differ
-            .stderr
+            .stdout_text()
             .contains("--- a/version.html\n+++ b/version.html\n@@ -1,2 +1,2 @@\n-v1\n+v2\n same\n"),
         "a unified diff naming the file:\n{}",
-        differ.stderr
+        differ.stdout_text()
     );
-    assert!(!differ.stderr.contains("index.html"), "{}", differ.stderr);
+    assert!(
+        !differ.stdout_text().contains("index.html"),
+        "{}",
+        differ.stdout_text()
+    );
+    assert!(!differ.stderr.contains("--- a/"), "{}", differ.stderr);
     assert!(
         differ.stderr.contains("; 1 file differs"),
         "{}",
@@ -657,10 +663,18 @@ fn check_compares_a_tree_and_prints_unified_diffs() {
             "-D",
             "V=1",
         ]),
-        1,
+        4,
     );
-    assert!(r.stderr.contains("stale.html"), "{}", r.stderr);
-    assert!(r.stderr.contains("img/logo.png"), "{}", r.stderr);
+    assert!(
+        r.stdout_text().contains("stale.html"),
+        "{}",
+        r.stdout_text()
+    );
+    assert!(
+        r.stdout_text().contains("img/logo.png"),
+        "{}",
+        r.stdout_text()
+    );
     assert!(r.stderr.contains("; 2 files differ"), "{}", r.stderr);
 
     // A template error under --check is still an error (exit 1, reported).
@@ -697,21 +711,26 @@ fn check_one_page_against_its_output_file() {
     assert!(r.stdout.is_empty());
     let r = run_expect(
         ssibake(root).args(["-D", "V=2", "page.shtml", "-o", "out/page.html", "--check"]),
-        1,
+        4,
     );
     assert!(
-        r.stderr
+        r.stdout_text()
             .contains("--- a/out/page.html\n+++ b/out/page.html\n@@ -1,2 +1,2 @@\n-<p>1</p>\n+<p>2</p>\n end\n"),
         "{}",
-        r.stderr
+        r.stdout_text()
     );
-    assert!(r.stdout.is_empty());
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
     assert_same_tree(&before, &snapshot(&root.join("out")));
 
-    // Nothing to compare with: a usage error, and still nothing written.
-    run_expect(
+    // Nothing to compare with: a difference (the bake would create it), as a file
+    // missing from a tree is, and still nothing written.
+    let r = run_expect(
         ssibake(root).args(["-D", "V=1", "page.shtml", "-o", "out/none.html", "--check"]),
-        2,
+        4,
+    );
+    assert_eq!(
+        r.stdout_text(),
+        "out/none.html: missing from the existing output\n"
     );
     assert!(!root.join("out/none.html").exists());
     run_expect(ssibake(root).args(["page.shtml", "--check"]), 2);
@@ -1208,8 +1227,9 @@ fn progress_bar_on_a_terminal_only_and_always_a_summary() {
         "{:?}",
         quiet.stdout_text()
     );
+    // -q leaves only problems: no bar, no summary.
     assert!(
-        quiet.stdout_text().contains(SUMMARY),
+        !quiet.stdout_text().contains(SUMMARY),
         "{:?}",
         quiet.stdout_text()
     );
@@ -1541,6 +1561,7 @@ fn symlinks_out_of_the_root_are_published_as_symlinks() {
     // A relative link out of the root is published with its absolute target: from
     // an output elsewhere `../shared` would lead somewhere else.
     std::os::unix::fs::symlink("../shared/uploads", site.join("rel")).unwrap();
+    fs::create_dir_all(tmp.path().join("deep/er")).unwrap();
     bake(tmp.path(), &["--root", "site", "--out", "deep/er/dist"]);
     assert_eq!(
         fs::read_link(tmp.path().join("deep/er/dist/rel")).unwrap(),
@@ -1585,4 +1606,80 @@ fn symlinks_out_of_the_root_are_published_as_symlinks() {
         "{}",
         r.stderr
     );
+}
+
+/// Issue 11: exit codes, `-q`, `--out`'s last component, `short` messages, binary
+/// differences, each through a whole invocation.
+#[test]
+fn the_command_line_behaves_as_cargo_users_expect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    write(t, "site/index.shtml", "<p>home</p>\n");
+    write(t, "site/logo.png", b"PNG\x00\x01");
+
+    // -q: nothing at all on success.
+    let r = run_expect(
+        ssibake(t).args(["--root", "site", "--out", "dist", "-q"]),
+        0,
+    );
+    assert_eq!((r.stdout_text(), r.stderr.as_str()), (String::new(), ""));
+
+    // --out creates only its last component.
+    let r = run_expect(ssibake(t).args(["--root", "site", "--out", "typo/dist"]), 2);
+    assert!(
+        r.stderr
+            .contains("the directory that would hold the output `typo/dist` does not exist"),
+        "{}",
+        r.stderr
+    );
+    assert!(!t.join("typo").exists());
+
+    // A write that fails: exit 3, saying it was a write and where.
+    write(t, "notadir", "x");
+    let r = run_expect(
+        ssibake(t).args([
+            "--root",
+            "site",
+            "site/index.shtml",
+            "-o",
+            "notadir/page.html",
+        ]),
+        3,
+    );
+    assert!(
+        r.stderr.contains("cannot write `notadir/page.html`"),
+        "{}",
+        r.stderr
+    );
+
+    // A binary difference is summarised, not printed.
+    write(t, "dist/logo.png", b"PNG\x00\x02");
+    let r = run_expect(
+        ssibake(t).args(["--root", "site", "--out", "dist", "--check"]),
+        4,
+    );
+    assert!(
+        r.stdout_text()
+            .starts_with("logo.png: binary file differs: 5 bytes (sha256 "),
+        "{}",
+        r.stdout_text()
+    );
+    assert!(!r.stdout.contains(&0), "no raw bytes on the terminal");
+
+    // One line per diagnostic with --message-format short.
+    write(t, "site/bad.shtml", "<p>\n<!--#nope -->\n<!--#echo -->\n");
+    let r = run_expect(
+        ssibake(t).args([
+            "--root",
+            "site",
+            "site/bad.shtml",
+            "--message-format",
+            "short",
+        ]),
+        1,
+    );
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stderr);
+    assert!(lines[0].starts_with("site/bad.shtml:2:6: error: unknown directive `#nope`"));
+    assert!(lines[1].starts_with("site/bad.shtml:3:"));
 }

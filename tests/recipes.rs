@@ -387,23 +387,24 @@ fn ci_script_passes_on_the_golden_output_and_fails_on_a_difference() {
         r.stderr
     );
 
-    // Non-matching tree: exit 1 and a unified diff naming the file.
+    // Non-matching tree: exit 4, a unified diff naming the file on standard
+    // output, the count in the summary.
     write(&site, "partials/nav.html", "<nav>home | blog</nav>\n");
     let golden_before = snapshot(&golden);
     let r = ci_script(t, &[]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.code, 4, "{}", r.stderr);
     for expected in [
         "--- a/index.html\n+++ b/index.html\n",
         "\n-<nav>home</nav>\n+<nav>home | blog</nav>\n",
         "--- a/partials/nav.html\n",
-        "2 files differ",
     ] {
         assert!(
-            r.stderr.contains(expected),
+            r.stdout_text().contains(expected),
             "lacks `{expected}`:\n{}",
-            r.stderr
+            r.stdout_text()
         );
     }
+    assert!(r.stderr.contains("2 files differ"), "{}", r.stderr);
     assert_same_tree(&golden_before, &snapshot(&golden));
 
     // A template error fails the job too, named as in the repository.
@@ -450,9 +451,9 @@ fn makefile_bake_and_check_targets() {
     let r = make(&["check", "SSIBAKE_FLAGS=-D ENV=staging"]);
     assert_ne!(r.code, 0, "make check fails on a difference");
     assert!(
-        r.stderr.contains("-<p>prod</p>\n+<p>staging</p>"),
+        r.stdout_text().contains("-<p>prod</p>\n+<p>staging</p>"),
         "{}",
-        r.stderr
+        r.stdout_text()
     );
     assert_same_tree(&before, &snapshot(&t.join("dist")));
 

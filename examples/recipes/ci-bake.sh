@@ -5,8 +5,9 @@
 #   ci-bake.sh [--update] [SITE [GOLDEN]]      (defaults: site golden)
 #
 # Without --update it bakes SITE and compares the result with GOLDEN
-# (`ssibake --check`): exit 0 when identical, 1 with a unified diff per differing
-# file (or the template errors), 2 on a usage error. With --update it rewrites
+# (`ssibake --check`): exit 0 when identical, 4 with a unified diff per differing
+# file on standard output, 1 on template errors, 2 on a usage error, 3 when a
+# file cannot be read or written. With --update it rewrites
 # GOLDEN instead; commit the result.
 #
 # A fresh clone gives every file the time of the clone, so `flastmod` (and
@@ -54,5 +55,5 @@ if [ -n "$update" ]; then
     "$SSIBAKE" --root "$name" --out "$golden" --quiet
     echo "ci-bake.sh: updated $golden" >&2
 else
-    "$SSIBAKE" --root "$name" --out "$golden" --check --quiet
+    "$SSIBAKE" --root "$name" --out "$golden" --check
 fi

@@ -39,13 +39,13 @@ use crate::engine::errors::Error;
 use crate::site::resolve::SitePath;
 use plan::{check_collisions, Item};
 use record::Previous;
-use report::io_err;
+use report::{io_err, write_err};
 use run::Ran;
 use write::{
-    absolute, create_dirs, foreign_output, holds, keep_revved, lock_dir, prune_revved_in_place,
-    read_previous, remove_leftovers, removed_files, replace_file, set_mtime, staging_dir,
-    swap_into_place, write_if_changed, write_marker, write_revved_in_place, CheckSink, DirSink,
-    InPlaceSink, MemorySink, Sink,
+    absolute, foreign_output, holds, keep_revved, lock_dir, prune_revved_in_place, read_previous,
+    remove_leftovers, removed_files, replace_file, set_mtime, staging_dir, swap_into_place,
+    write_if_changed, write_marker, write_revved_in_place, CheckSink, DirSink, InPlaceSink,
+    MemorySink, Sink,
 };
 
 impl Baker {
@@ -73,7 +73,17 @@ impl Baker {
     /// was.
     pub fn bake(&self, out: impl AsRef<Path>, opts: &BakeOptions) -> Result<BakeReport, BakeError> {
         let out = out.as_ref();
-        let out_abs = absolute(out).map_err(|e| BakeError::Other(io_err(out, e)))?;
+        let out_abs = absolute(out).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                BakeError::Usage(format!(
+                    "the directory that would hold the output `{}` does not exist: create it \
+                     first (a bake creates only the output directory itself)",
+                    out.display()
+                ))
+            } else {
+                BakeError::Other(io_err(out, e))
+            }
+        })?;
         if let Some(root) = &self.disk_root {
             if root.starts_with(&out_abs) {
                 return Err(BakeError::Usage(format!(
@@ -90,7 +100,6 @@ impl Baker {
             }
         }
         let parent = out_abs.parent().unwrap_or(Path::new("/")).to_path_buf();
-        create_dirs(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
         let lock = lock_dir(&parent);
         if lock.is_some() {
             remove_leftovers(&parent);
@@ -99,13 +108,13 @@ impl Baker {
         let items = self.plan(opts, &skip)?;
         check_collisions(&items, opts)?;
         let previous = read_previous(&out_abs.join(record::BUILDS));
-        let staging = staging_dir(&parent).map_err(|e| BakeError::Other(io_err(&parent, e)))?;
+        let staging = staging_dir(&parent).map_err(|e| BakeError::Other(write_err(&parent, e)))?;
         let sink = DirSink::new(staging.path().to_path_buf());
         let mut ran = self.run(opts, &items, &sink, &previous, Some(&out_abs))?;
         let this = this_build(&ran);
         let (kept_builds, _) = previous.split(&this, opts.keep_builds);
         let kept = keep_revved(&kept_builds, &out_abs, staging.path())
-            .map_err(|e| BakeError::Other(io_err(staging.path(), e)))?;
+            .map_err(|e| BakeError::Other(write_err(staging.path(), e)))?;
         self.write_extras(opts, &ran.report, |path, bytes| {
             sink.page(path, bytes)?;
             match ran.built_at_unix.filter(|_| opts.stable_mtimes) {
@@ -123,8 +132,9 @@ impl Baker {
                 report: Box::new(ran.report),
             });
         }
-        write_marker(staging.path()).map_err(|e| BakeError::Other(io_err(staging.path(), e)))?;
-        swap_into_place(staging.path(), &out_abs).map_err(|e| BakeError::Other(io_err(out, e)))?;
+        write_marker(staging.path()).map_err(|e| BakeError::Other(write_err(staging.path(), e)))?;
+        swap_into_place(staging.path(), &out_abs)
+            .map_err(|e| BakeError::Other(write_err(out, e)))?;
         // The staging directory now holds the old output (or nothing).
         drop(staging);
         self.write_manifest(
@@ -171,6 +181,11 @@ impl Baker {
         let previous = read_previous(&out.join(record::BUILDS));
         let sink = CheckSink {
             out: out.to_path_buf(),
+            version_file: opts
+                .version_file
+                .as_deref()
+                .and_then(|v| plan::output_path(v).ok())
+                .map(|p| p.display()),
             seen: Mutex::new(BTreeSet::new()),
             diffs: Mutex::new(Vec::new()),
         };
@@ -265,17 +280,18 @@ impl Baker {
                 .then(|| ran.cache.metadata(&*self.fs, &file).ok().map(|m| m.mtime))
                 .flatten();
             write_revved_in_place(self, &file, &target, mtime)
-                .map_err(|e| BakeError::Other(io_err(&target, e)))?;
+                .map_err(|e| BakeError::Other(write_err(&target, e)))?;
         }
         let mut rewritten = 0;
         for (path, bytes, mtime) in &written {
             let target = root.join(path.to_path());
             if !holds(&target, bytes) {
-                replace_file(&target, bytes).map_err(|e| BakeError::Other(io_err(&target, e)))?;
+                replace_file(&target, bytes)
+                    .map_err(|e| BakeError::Other(write_err(&target, e)))?;
                 rewritten += 1;
             }
             if let Some(t) = mtime {
-                set_mtime(&target, *t).map_err(|e| BakeError::Other(io_err(&target, e)))?;
+                set_mtime(&target, *t).map_err(|e| BakeError::Other(write_err(&target, e)))?;
             }
         }
         ran.report.unchanged = ran.report.pages.saturating_sub(rewritten);
@@ -312,17 +328,17 @@ impl Baker {
     ) -> Result<(), Error> {
         let deps = SitePath::from_relative(record::DEPS.as_bytes()).expect("a relative path");
         write(&deps, record::deps_json(&ran.report.deps).as_bytes())
-            .map_err(|e| io_err(&deps.to_path(), e))?;
+            .map_err(|e| write_err(&deps.to_path(), e))?;
         let state = SitePath::from_relative(record::STATE.as_bytes()).expect("a relative path");
         write(
             &state,
             &record::state_file(&ran.report.deps, &ran.site_state),
         )
-        .map_err(|e| io_err(&state.to_path(), e))?;
+        .map_err(|e| write_err(&state.to_path(), e))?;
         let this = this_build(ran);
         let builds = SitePath::from_relative(record::BUILDS.as_bytes()).expect("a relative path");
         let text = record::builds_json(&this, previous, opts.keep_builds, &ran.with_id);
-        write(&builds, text.as_bytes()).map_err(|e| io_err(&builds.to_path(), e))
+        write(&builds, text.as_bytes()).map_err(|e| write_err(&builds.to_path(), e))
     }
 }
 

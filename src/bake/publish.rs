@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::options::BakeOptions;
 use super::plan::output_path;
 use super::render::Stamps;
-use super::report::{io_err, BakeReport};
+use super::report::{write_err, BakeReport};
 use super::write::{create_dirs, write_atomically};
 use crate::engine::baker::Baker;
 use crate::engine::errors::Error;
@@ -76,9 +76,9 @@ impl Baker {
         let details_path = details_path(path);
         for (p, text) in [(&details_path, details), (path, flat)] {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                create_dirs(dir).map_err(|e| io_err(dir, e))?;
+                create_dirs(dir).map_err(|e| write_err(dir, e))?;
             }
-            write_atomically(p, text.as_bytes()).map_err(|e| io_err(p, e))?;
+            write_atomically(p, text.as_bytes()).map_err(|e| write_err(p, e))?;
         }
         Ok(())
     }
@@ -93,12 +93,12 @@ impl Baker {
         if let Some(client) = &opts.emit_client {
             let path = output_path(client)?;
             write(&path, client_script(client).as_bytes())
-                .map_err(|e| io_err(Path::new(client), e))?;
+                .map_err(|e| write_err(Path::new(client), e))?;
         }
         if let Some(version) = &opts.version_file {
             let path = output_path(version)?;
             write(&path, version_json(report).as_bytes())
-                .map_err(|e| io_err(Path::new(version), e))?;
+                .map_err(|e| write_err(Path::new(version), e))?;
         }
         Ok(())
     }

@@ -139,6 +139,15 @@ pub struct BakedFile {
     pub bytes: Vec<u8>,
 }
 
+/// Writing `path` failed.
+pub(super) fn write_err(path: &Path, source: io::Error) -> Error {
+    Error::Write {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Reading `path` failed.
 pub(super) fn io_err(path: &Path, source: io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),

@@ -23,7 +23,7 @@ use super::options::BakeOptions;
 use super::plan::{output_path, Item};
 use super::record::{content_digest, Digest, PageDeps, Previous, SiteState};
 use super::render::{Baked, Stamps};
-use super::report::{io_err, BakeError, BakeReport};
+use super::report::{io_err, write_err, BakeError, BakeReport};
 use super::write::Sink;
 use crate::engine::baker::Baker;
 use crate::engine::diag::Diagnostic;
@@ -152,7 +152,7 @@ impl Baker {
                                 }
                             });
                             if let Err(e) = written {
-                                io_failed(io_err(&output.to_path(), e));
+                                io_failed(write_err(&output.to_path(), e));
                             }
                             if let Some(b) = run.baked.as_mut() {
                                 // Written: only what the record needs is kept.
@@ -184,7 +184,7 @@ impl Baker {
         for (run, &is_partial) in runs.iter().zip(&partial) {
             if is_partial && run.baked.is_some() && !run.deferred {
                 if let Err(e) = sink.remove(&run.output) {
-                    io_failed(io_err(&run.output.to_path(), e));
+                    io_failed(write_err(&run.output.to_path(), e));
                 }
             }
         }
@@ -346,7 +346,7 @@ impl Baker {
                     .then(|| cache.metadata(&*self.fs, file).ok().map(|m| m.mtime))
                     .flatten();
                 if let Err(e) = sink.revved(self, file, revved, mtime) {
-                    io_failed(io_err(&revved.to_path(), e));
+                    io_failed(write_err(&revved.to_path(), e));
                     return None;
                 }
                 // The SHA-256 `frev` computed anyway, cut to the identity's width.
@@ -414,7 +414,7 @@ impl Baker {
                                     Ok(())
                                 }
                             })
-                            .map_err(|e| io_err(&run.output.to_path(), e))?;
+                            .map_err(|e| write_err(&run.output.to_path(), e))?;
                         Ok((run.output.clone(), content_digest(&baked.bytes), run.digest))
                     })
                     .collect();

@@ -96,7 +96,8 @@ pub(super) fn absolute(p: &Path) -> io::Result<PathBuf> {
     let name = p
         .file_name()
         .ok_or_else(|| io::Error::other("output path has no name"))?;
-    std::fs::create_dir_all(parent)?;
+    // Only the last component is ever created: a mistyped `--out` is an error,
+    // not a new tree of directories.
     Ok(parent.canonicalize()?.join(name))
 }
 
@@ -530,6 +531,8 @@ impl Sink for InPlaceSink {
 /// Compares with an existing output tree.
 pub(super) struct CheckSink {
     pub(super) out: PathBuf,
+    /// The version file's output path, compared without its `builtAt`.
+    pub(super) version_file: Option<String>,
     pub(super) seen: Mutex<BTreeSet<String>>,
     pub(super) diffs: Mutex<Vec<Difference>>,
 }
@@ -543,6 +546,13 @@ impl CheckSink {
             .insert(name.clone());
         let diff = match std::fs::read(self.out.join(path.to_path())) {
             Ok(old) if old == fresh => return,
+            // The version file's time is not a difference: only its build ID.
+            Ok(old)
+                if self.version_file.as_deref() == Some(name.as_str())
+                    && mask_built_at(&old) == mask_built_at(fresh) =>
+            {
+                return
+            }
             Ok(old) => unified_diff(&name, &old, fresh),
             Err(_) => "missing from the existing output".to_string(),
         };
@@ -625,8 +635,31 @@ impl Sink for CheckSink {
     }
 }
 
+/// The version file with its `builtAt` value blanked.
+fn mask_built_at(bytes: &[u8]) -> Vec<u8> {
+    const KEY: &[u8] = b"\"builtAt\":\"";
+    let Some(at) = memchr::memmem::find(bytes, KEY) else {
+        return bytes.to_vec();
+    };
+    let start = at + KEY.len();
+    let end = memchr::memchr(b'"', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    [&bytes[..start], &bytes[end..]].concat()
+}
+
 /// A unified diff of two versions of a file (shown lossily as UTF-8).
 pub(crate) fn unified_diff(name: &str, old: &[u8], new: &[u8]) -> String {
+    let binary = |b: &[u8]| memchr::memchr(0, b).is_some() || std::str::from_utf8(b).is_err();
+    if binary(old) || binary(new) {
+        // Raw bytes on a terminal help nobody: sizes and hashes say enough.
+        let sum = |b: &[u8]| crate::engine::eval::hex(&hmac_sha256::Hash::hash(b)[..8]);
+        return format!(
+            "binary file differs: {} bytes (sha256 {}...) in the existing output, {} bytes (sha256 {}...) baked",
+            old.len(),
+            sum(old),
+            new.len(),
+            sum(new)
+        );
+    }
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
     similar::TextDiff::from_lines(old.as_ref(), new.as_ref())

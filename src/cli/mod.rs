@@ -24,8 +24,13 @@ pub enum Exit {
     Success = 0,
     /// A template error (nothing was written), or `--check` found a difference.
     TemplateError = 1,
-    /// Bad arguments, an unreadable file, a bad `TZ`.
+    /// Bad arguments, a bad `TZ`, a bad configuration.
     Usage = 2,
+    /// Reading the site or writing the output failed (the message says which path,
+    /// and whether it was read or written).
+    Io = 3,
+    /// `--check` found differences (the diffs are on standard output).
+    Differs = 4,
 }
 
 impl From<Exit> for ExitCode {
@@ -48,6 +53,8 @@ pub(crate) enum Scheme {
 enum MessageFormat {
     /// `path:line:col: error: message`, the source line and carets.
     Human,
+    /// `path:line:col: error: message`, one line per diagnostic.
+    Short,
     /// One JSON object per diagnostic and line.
     Json,
 }
@@ -93,14 +100,16 @@ enum Command {
 /// BUILD_DATE show, and every file's time with --mtime-from epoch). Templates
 /// never see the process environment; give them variables with --define.
 ///
-/// Exit status: 0 success, 1 template errors (nothing written) or differences
-/// found by --check, 2 usage errors.
+/// Exit status: 0 success; 1 template errors (or warnings with --deny-warnings;
+/// nothing written); 2 usage errors; 3 a file that cannot be read or written;
+/// 4 differences found by --check.
 #[derive(Debug, Parser)]
 #[command(
     name = "ssibake",
     version,
     about,
     long_about,
+    verbatim_doc_comment,
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
@@ -108,185 +117,223 @@ pub struct Args {
     command: Option<Command>,
 
     /// Pages to render (paths under the root).
-    #[arg(value_name = "FILE")]
+    #[arg(help_heading = "Modes", value_name = "FILE")]
     files: Vec<PathBuf>,
 
     /// The document root: `virtual="/x"` is looked up here.
-    #[arg(short, long, value_name = "DIR")]
+    #[arg(help_heading = "The site", short, long, value_name = "DIR")]
     root: Option<PathBuf>,
 
     /// Bake every page under the root into DIR, with a copy of every other file.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["in_place", "output"])]
+    #[arg(help_heading = "Modes", long, value_name = "DIR", conflicts_with_all = ["in_place", "output"])]
     out: Option<PathBuf>,
 
     /// Let --out replace what is not an earlier bake's output: a file, or a non-empty
     /// directory without ssibake's mark (.ssibake/output).
-    #[arg(long)]
+    #[arg(long, help_heading = "Modes")]
     force: bool,
 
     /// Rewrite each FILE in place (atomically; a file without directives is left alone).
-    #[arg(long, conflicts_with = "output")]
+    #[arg(help_heading = "Modes", long, conflicts_with = "output")]
     in_place: bool,
 
     /// Compare with the existing output (-o FILE or --out DIR) instead of writing;
-    /// print a unified diff per differing file and exit 1 if any differs.
-    #[arg(long)]
+    /// print a unified diff per differing file (standard output) and exit 4 if any
+    /// differs (the version file's builtAt is not a difference).
+    #[arg(long, help_heading = "Modes")]
     check: bool,
 
     /// A variable for templates, NAME=VALUE (repeatable).
-    #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+    #[arg(
+        help_heading = "What templates see",
+        short = 'D',
+        long = "define",
+        value_name = "NAME=VALUE"
+    )]
     defines: Vec<String>,
 
     /// What to do where Apache would print "[an error occurred while processing
     /// this directive]" [default: fail].
-    #[arg(long, value_enum, value_name = "MODE")]
+    #[arg(
+        help_heading = "What templates see",
+        long,
+        value_enum,
+        value_name = "MODE"
+    )]
     on_error: Option<OnError>,
 
     /// Evaluate #if with the legacy expression syntax (SSILegacyExprParser on).
-    #[arg(long)]
+    #[arg(long, help_heading = "What templates see")]
     legacy_expr: bool,
 
     /// Read the server's settings for the site from this Apache configuration file
     /// (a server or virtual-host snippet: <Directory> blocks mapped onto the root,
     /// AllowOverride, DirectoryIndex, AddOutputFilter, SSI*, ServerName,
     /// ServerAdmin). The site's .htaccess files are read in any case.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "The site", long, value_name = "FILE")]
     apache_conf: Option<PathBuf>,
 
     /// Print the Apache settings in force for each FILE (is it parsed, its type,
     /// SSI options, DirectoryIndex, time format, ...) and where each comes from,
     /// then exit.
-    #[arg(long)]
+    #[arg(long, help_heading = "Modes")]
     explain: bool,
 
     /// The local time zone for dates, as TZ would give it (`America/New_York`,
     /// `KST-9`); it wins over TZ [default: TZ, else UTC].
-    #[arg(long, value_name = "ZONE")]
+    #[arg(help_heading = "What templates see", long, value_name = "ZONE")]
     tz: Option<String>,
 
     /// The host name pages are served as: SERVER_NAME (ServerName).
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "What templates see", long, value_name = "NAME")]
     server_name: Option<String>,
 
     /// The port pages are served on: SERVER_PORT.
-    #[arg(long, value_name = "PORT")]
+    #[arg(help_heading = "What templates see", long, value_name = "PORT")]
     server_port: Option<u16>,
 
     /// SERVER_ADMIN (ServerAdmin).
-    #[arg(long, value_name = "EMAIL")]
+    #[arg(help_heading = "What templates see", long, value_name = "EMAIL")]
     server_admin: Option<String>,
 
     /// The scheme pages are served over: REQUEST_SCHEME, and HTTPS=on for https.
-    #[arg(long, value_enum, value_name = "SCHEME")]
+    #[arg(
+        help_heading = "What templates see",
+        long,
+        value_enum,
+        value_name = "SCHEME"
+    )]
     scheme: Option<Scheme>,
 
     /// Extension of included files that are templates themselves (repeatable;
     /// default: shtml).
-    #[arg(long = "template-ext", value_name = "EXT")]
+    #[arg(help_heading = "The site", long = "template-ext", value_name = "EXT")]
     template_exts: Vec<String>,
 
     /// Which files under the root are pages to bake (glob, repeatable; default:
     /// **/*.shtml).
-    #[arg(long = "pages", value_name = "GLOB")]
+    #[arg(help_heading = "The site", long = "pages", value_name = "GLOB")]
     pages: Vec<String>,
 
     /// Files neither baked nor copied (glob, repeatable).
-    #[arg(long = "exclude", value_name = "GLOB")]
+    #[arg(help_heading = "The site", long = "exclude", value_name = "GLOB")]
     exclude: Vec<String>,
 
     /// The extension baked pages get in --out [default: html].
-    #[arg(long, value_name = "EXT", conflicts_with = "keep_ext")]
+    #[arg(
+        help_heading = "The site",
+        long,
+        value_name = "EXT",
+        conflicts_with = "keep_ext"
+    )]
     page_ext: Option<String>,
 
     /// Keep the pages' own extension in --out.
-    #[arg(long)]
+    #[arg(long, help_heading = "The site")]
     keep_ext: bool,
 
     /// The build ID templates see as BUILD_ID [default: a hash of every input].
-    #[arg(long, value_name = "ID")]
+    #[arg(help_heading = "Versions and the build", long, value_name = "ID")]
     build_id: Option<String>,
 
     /// Write {"buildId", "builtAt"} at this path of the output, after every page.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Versions and the build", long, value_name = "PATH")]
     version_file: Option<String>,
 
     /// Write the update-notice client script at this path of the output.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Versions and the build", long, value_name = "PATH")]
     emit_client: Option<String>,
 
     /// Where the times flastmod and LAST_MODIFIED print come from: fs (the file's
     /// modification time, as Apache), git (the last commit that changed the file;
     /// untracked or modified files fall back to fs with a warning) or epoch
     /// (SOURCE_DATE_EPOCH for every file) [default: fs].
-    #[arg(long, value_enum, value_name = "SOURCE")]
+    #[arg(
+        help_heading = "Versions and the build",
+        long,
+        value_enum,
+        value_name = "SOURCE"
+    )]
     mtime_from: Option<MtimeSource>,
 
     /// With --mtime-from git: a file without a git time (untracked, modified,
     /// older than a shallow clone) is an error instead of a warning.
-    #[arg(long)]
+    #[arg(long, help_heading = "Versions and the build")]
     strict_git: bool,
 
     /// Refuse ssibake's extensions (#fhash, #frev, config hashlen) as Apache
     /// would.
-    #[arg(long)]
+    #[arg(long, help_heading = "What templates see")]
     apache_only: bool,
 
     /// Write a JSON map of every stamped or revved file to its revved path
     /// (gulp-rev's rev-manifest.json shape) at PATH after every page, and
     /// hashes, sizes and times in PATH's .details.json beside it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(help_heading = "Versions and the build", long, value_name = "PATH")]
     manifest: Option<PathBuf>,
 
     /// Give every published file its version time: each baked page the newest of
     /// its inputs (the page, its includes, the files it stamps), each copied file
     /// and revved copy its own, so every server sends the same Last-Modified and
     /// ETag.
-    #[arg(long)]
+    #[arg(long, help_heading = "Versions and the build")]
     stable_mtimes: bool,
 
     /// Publish partials (templates some page includes) as pages of their own too,
     /// as Apache would serve them; by default they are neither baked alone nor
     /// copied.
-    #[arg(long)]
+    #[arg(long, help_heading = "The site")]
     publish_partials: bool,
 
     /// Warnings fail the run (exit 1, nothing written): Apache's error text shipped
     /// with --on-error errmsg, directives in a file included as it is, comments
     /// that look like directives, files the previous output had that this one
     /// drops.
-    #[arg(long)]
+    #[arg(long, help_heading = "Messages and runs")]
     deny_warnings: bool,
 
     /// Keep the revved files (#frev) of the last N builds in the output, this one
     /// included, so pages cached elsewhere still find them; older ones are pruned
     /// [default: 3].
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Versions and the build", long, value_name = "N")]
     keep_builds: Option<usize>,
 
     /// Render every page and copy every file, even those the previous output and its
     /// dependency record show unchanged.
-    #[arg(long)]
+    #[arg(long, help_heading = "The site")]
     full: bool,
 
     /// Write the output to FILE (atomically) instead of standard output; only with
     /// one page.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(help_heading = "Modes", short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
     /// No progress bar.
-    #[arg(short, long)]
+    #[arg(help_heading = "Messages and runs", short, long)]
     quiet: bool,
 
     /// Threads for baking a tree [default: the number of cores].
-    #[arg(short, long, value_name = "N")]
+    #[arg(help_heading = "Messages and runs", short, long, value_name = "N")]
     jobs: Option<usize>,
 
     /// How to print diagnostics.
-    #[arg(long, value_enum, default_value = "human", value_name = "FORMAT")]
+    #[arg(
+        help_heading = "Messages and runs",
+        long,
+        value_enum,
+        default_value = "human",
+        value_name = "FORMAT"
+    )]
     message_format: MessageFormat,
 
     /// Colour diagnostics (auto: only on a terminal, never with NO_COLOR).
-    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    #[arg(
+        help_heading = "Messages and runs",
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
     color: Color,
 }
 
@@ -344,12 +391,42 @@ pub fn command() -> clap::Command {
 struct Reporter {
     format: MessageFormat,
     color: bool,
+    /// Colour on standard output (diffs).
+    color_out: bool,
+    quiet: bool,
+}
+
+/// A unified diff with `-` lines red and `+` lines green, for a terminal.
+fn colour_diff(diff: &str) -> String {
+    diff.lines()
+        .map(|l| {
+            if l.starts_with("+++") || l.starts_with("---") {
+                format!("\x1b[1m{l}\x1b[0m\n")
+            } else if l.starts_with('+') {
+                format!("\x1b[32m{l}\x1b[0m\n")
+            } else if l.starts_with('-') {
+                format!("\x1b[31m{l}\x1b[0m\n")
+            } else if l.starts_with("@@") {
+                format!("\x1b[36m{l}\x1b[0m\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
 }
 
 impl Reporter {
     fn template(&self, errors: &TemplateErrors) {
         let text = match self.format {
             MessageFormat::Human => errors.render(self.color),
+            MessageFormat::Short => errors
+                .render(false)
+                .lines()
+                .filter(|l| {
+                    !l.starts_with(' ') && (l.contains(": error: ") || l.contains(": warning: "))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect(),
             MessageFormat::Json => errors.render_json(),
         };
         let _ = io::stderr().write_all(text.as_bytes());
@@ -376,6 +453,10 @@ impl Reporter {
                 self.summary(report, 0, &text);
                 Exit::TemplateError
             }
+            BakeError::Other(e @ (Error::Io { .. } | Error::Write { .. })) => {
+                let _ = usage(e);
+                Exit::Io
+            }
             other => usage(other),
         }
     }
@@ -387,7 +468,7 @@ impl Reporter {
         }
         for name in &report.removed {
             match self.format {
-                MessageFormat::Human => eprintln!(
+                MessageFormat::Human | MessageFormat::Short => eprintln!(
                     "ssibake: warning: `{name}` is in the previous output but no longer in the site: the bake removes it"
                 ),
                 MessageFormat::Json => eprintln!(
@@ -407,8 +488,12 @@ impl Reporter {
     /// The closing line of a tree, in-place or check run: text, or one JSON object
     /// (`"type": "summary"`) so that JSON output stays JSON line by line.
     fn summary(&self, report: &BakeReport, errors: usize, text: &str) {
+        if self.quiet && errors == 0 && report.warning_count() == 0 {
+            // `-q`: only problems, as cargo, ripgrep and fd users expect.
+            return;
+        }
         match self.format {
-            MessageFormat::Human => eprintln!("ssibake: {text}"),
+            MessageFormat::Human | MessageFormat::Short => eprintln!("ssibake: {text}"),
             MessageFormat::Json => eprintln!(
                 "{}",
                 serde_json::json!({
@@ -428,16 +513,24 @@ impl Reporter {
         }
     }
 
-    /// One difference found by `--check`.
+    /// One difference found by `--check`, on standard output (a diff is the
+    /// result asked for, as `diff` and `git diff` print it).
     fn difference(&self, d: &Difference) {
-        match self.format {
-            MessageFormat::Human if d.diff.starts_with("--- ") => eprint!("{}", d.diff),
-            MessageFormat::Human => eprintln!("{}: {}", d.path, d.diff),
-            MessageFormat::Json => eprintln!(
-                "{}",
+        let text = match self.format {
+            MessageFormat::Human | MessageFormat::Short if d.diff.starts_with("--- ") => {
+                if self.color_out {
+                    colour_diff(&d.diff)
+                } else {
+                    d.diff.clone()
+                }
+            }
+            MessageFormat::Human | MessageFormat::Short => format!("{}: {}\n", d.path, d.diff),
+            MessageFormat::Json => format!(
+                "{}\n",
                 serde_json::json!({"type": "difference", "file": d.path, "diff": d.diff})
             ),
-        }
+        };
+        let _ = print_stdout(text.as_bytes());
     }
 }
 
@@ -589,6 +682,12 @@ fn run(args: Args) -> Exit {
     let reporter = Reporter {
         format: args.message_format,
         color,
+        color_out: match args.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal(),
+        },
+        quiet: args.quiet,
     };
 
     let mut opts = BakeOptions::default();
@@ -726,7 +825,10 @@ fn run(args: Args) -> Exit {
             Err(e) => {
                 eprintln!("ssibake: error: {e}");
                 if status == Exit::Success {
-                    status = Exit::Usage;
+                    status = match e {
+                        Error::Io { .. } | Error::Write { .. } => Exit::Io,
+                        _ => Exit::Usage,
+                    };
                 }
             }
         }
@@ -745,7 +847,8 @@ fn run(args: Args) -> Exit {
                 return check_file(path, &outputs[0]);
             }
             if let Err(e) = write_atomically(path, &outputs[0]) {
-                return usage(format!("cannot write `{}`: {e}", path.display()));
+                let _ = usage(format!("cannot write `{}`: {e}", path.display()));
+                return Exit::Io;
             }
             Exit::Success
         }
@@ -804,7 +907,7 @@ fn bake_tree(
                 if diffs.is_empty() {
                     Exit::Success
                 } else {
-                    Exit::TemplateError
+                    Exit::Differs
                 }
             }
             Err(e) => reporter.bake_error(&e),
@@ -849,10 +952,25 @@ fn check_file(path: &Path, fresh: &[u8]) -> Exit {
         }
         Ok(old) => {
             let name = path.display().to_string();
-            eprint!("{}", unified_diff(&name, &old, fresh));
-            Exit::TemplateError
+            let diff = unified_diff(&name, &old, fresh);
+            let text = if diff.starts_with("--- ") {
+                diff
+            } else {
+                format!("{name}: {diff}\n")
+            };
+            let _ = print_stdout(text.as_bytes());
+            Exit::Differs
         }
-        Err(e) => usage(format!("cannot read `{}`: {e}", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let _ = print_stdout(
+                format!("{}: missing from the existing output\n", path.display()).as_bytes(),
+            );
+            Exit::Differs
+        }
+        Err(e) => {
+            let _ = usage(format!("cannot read `{}`: {e}", path.display()));
+            Exit::Io
+        }
     }
 }
 
@@ -870,5 +988,7 @@ mod tests {
         assert_eq!(Exit::Success as u8, 0);
         assert_eq!(Exit::TemplateError as u8, 1);
         assert_eq!(Exit::Usage as u8, 2);
+        assert_eq!(Exit::Io as u8, 3);
+        assert_eq!(Exit::Differs as u8, 4);
     }
 }

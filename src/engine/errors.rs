@@ -20,6 +20,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Writing the output failed.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        /// The path as shown to the user.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The site's Apache configuration (`--apache-conf`) cannot be used.
     #[error("{0}")]
     Config(String),
