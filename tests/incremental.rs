@@ -14,15 +14,7 @@ use common::*;
 fn bake(dir: &Path, out: &str, extra: &[&str]) -> Run {
     let mut cmd = ssibake(dir);
     cmd.env("SOURCE_DATE_EPOCH", "1700000000")
-        .args([
-            "--root",
-            "site",
-            "--out",
-            out,
-            "-q",
-            "--version-file",
-            "v.json",
-        ])
+        .args(["--root", "site", "--out", out, "--version-file", "v.json"])
         .args(extra);
     run_expect(&mut cmd, 0)
 }

@@ -11,7 +11,7 @@ use common::*;
 fn bake_out(dir: &Path, extra: &[&str], code: i32) -> Run {
     let mut cmd = ssibake(dir);
     cmd.env("SOURCE_DATE_EPOCH", "1700000000")
-        .args(["--root", "site", "--out", "dist", "-q"])
+        .args(["--root", "site", "--out", "dist"])
         .args(extra);
     run_expect(&mut cmd, code)
 }

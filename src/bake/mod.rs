@@ -42,11 +42,26 @@ use record::Previous;
 use report::{io_err, write_err};
 use run::Ran;
 use write::{
-    absolute, foreign_output, holds, keep_revved, lock_dir, prune_revved_in_place, read_previous,
-    remove_leftovers, removed_files, replace_file, set_mtime, staging_dir, swap_into_place,
-    write_if_changed, write_marker, write_revved_in_place, CheckSink, DirSink, InPlaceSink,
-    MemorySink, Sink,
+    absolute, finish_in_place, foreign_output, keep_revved, lock_dir, prune_revved_in_place,
+    read_previous, remove_leftovers, removed_files, replace_all, staging_dir, swap_into_place,
+    sync_dir, sync_tree, write_if_changed, write_marker, write_revved_in_place, CheckSink, DirSink,
+    InPlaceSink, MemorySink, Sink,
 };
+
+/// Removes what an interrupted bake into `out` left beside it (its staging tree
+/// and temporaries, `.ssibake-*` in `out`'s parent). Only for a process that holds
+/// the output's lock, i.e. while its own bake runs: the command line calls it from
+/// its SIGINT/SIGTERM handler just before exiting.
+#[cfg(feature = "cli")]
+pub(crate) fn clean_up_interrupted(out: &Path) -> usize {
+    match absolute(out)
+        .ok()
+        .and_then(|o| o.parent().map(Path::to_path_buf))
+    {
+        Some(parent) => remove_leftovers(&parent),
+        None => 0,
+    }
+}
 
 impl Baker {
     /// How many pages a bake with `opts` would render.
@@ -133,8 +148,16 @@ impl Baker {
             });
         }
         write_marker(staging.path()).map_err(|e| BakeError::Other(write_err(staging.path(), e)))?;
+        if opts.fsync {
+            // A power loss after the swap must not leave a tree of empty files.
+            sync_tree(staging.path())
+                .map_err(|e| BakeError::Other(write_err(staging.path(), e)))?;
+        }
         swap_into_place(staging.path(), &out_abs)
             .map_err(|e| BakeError::Other(write_err(out, e)))?;
+        if opts.fsync {
+            sync_dir(&parent).map_err(|e| BakeError::Other(write_err(&parent, e)))?;
+        }
         // The staging directory now holds the old output (or nothing).
         drop(staging);
         self.write_manifest(
@@ -267,6 +290,8 @@ impl Baker {
                 other => other,
             });
         }
+        // A run killed during its renames is finished first.
+        finish_in_place(&root).map_err(|e| BakeError::Other(write_err(&root, e)))?;
         let previous = read_previous(&root.join(record::BUILDS));
         let sink = InPlaceSink::default();
         let opts_all = opts.clone().with_publish_partials(true);
@@ -282,18 +307,13 @@ impl Baker {
             write_revved_in_place(self, &file, &target, mtime)
                 .map_err(|e| BakeError::Other(write_err(&target, e)))?;
         }
-        let mut rewritten = 0;
-        for (path, bytes, mtime) in &written {
-            let target = root.join(path.to_path());
-            if !holds(&target, bytes) {
-                replace_file(&target, bytes)
-                    .map_err(|e| BakeError::Other(write_err(&target, e)))?;
-                rewritten += 1;
-            }
-            if let Some(t) = mtime {
-                set_mtime(&target, *t).map_err(|e| BakeError::Other(write_err(&target, e)))?;
-            }
-        }
+        // One transaction: every file written and synced, then every rename.
+        let files: Vec<(std::path::PathBuf, &[u8], Option<i64>)> = written
+            .iter()
+            .map(|(path, bytes, mtime)| (root.join(path.to_path()), &bytes[..], *mtime))
+            .collect();
+        let rewritten = replace_all(&root, &files, opts.fsync)
+            .map_err(|e| BakeError::Other(write_err(&root, e)))?;
         ran.report.unchanged = ran.report.pages.saturating_sub(rewritten);
         ran.report.pages = rewritten;
         ran.report.copied = 0;

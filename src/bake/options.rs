@@ -19,6 +19,7 @@ pub struct BakeOptions {
     pub(super) deny_warnings: bool,
     pub(super) keep_builds: usize,
     pub(super) full: bool,
+    pub(super) fsync: bool,
     pub(super) progress: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
@@ -38,6 +39,7 @@ impl Default for BakeOptions {
             deny_warnings: false,
             keep_builds: 3,
             full: false,
+            fsync: true,
             progress: None,
         }
     }
@@ -155,6 +157,14 @@ impl BakeOptions {
     /// its dependency record show nothing changed.
     pub fn with_full(mut self, on: bool) -> Self {
         self.full = on;
+        self
+    }
+
+    /// Sync the staging tree to disk before it is swapped in, and the swap itself
+    /// after (default on): a power loss leaves the old output or the new one. Off
+    /// for scratch bakes.
+    pub fn with_fsync(mut self, on: bool) -> Self {
+        self.fsync = on;
         self
     }
 

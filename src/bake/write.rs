@@ -137,6 +137,28 @@ pub(super) fn remove_leftovers(dir: &Path) -> usize {
     removed
 }
 
+/// Makes the finished staging tree durable before it is swapped in: one `syncfs`
+/// of its file system (every file and directory written in it, in one call rather
+/// than one `fsync` per file), where the system has it; else an `fsync` of each
+/// directory's entries is left to the kernel's writeback.
+pub(super) fn sync_tree(staging: &Path) -> io::Result<()> {
+    let dir = std::fs::File::open(staging)?;
+    #[cfg(target_os = "linux")]
+    {
+        rustix::fs::syncfs(&dir)?;
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        dir.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Makes a rename in `dir` durable (the directory's entries).
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// Puts the finished `staging` tree at `out`. With an existing `out` the two
 /// directories are exchanged in one atomic `renameat2(RENAME_EXCHANGE)` where the
 /// file system supports it, so a server never sees a missing or half-built tree;
@@ -176,6 +198,140 @@ pub(super) fn replace_file(target: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = std::os::unix::fs::chown(target, Some(meta.uid()), Some(meta.gid()));
     }
     Ok(())
+}
+
+/// Where an `--in-place` run notes the renames it is about to make.
+const JOURNAL: &str = ".ssibake/in-place-journal";
+
+/// `--in-place` as one transaction: every new file is written beside its target
+/// (a `.ssibake-` temporary, mode and owner kept) and synced, the list of renames
+/// is written to a journal and synced, and only then is each file renamed over
+/// its target; the journal goes last. A run killed before the journal is complete
+/// leaves the old set (and temporaries the next run removes); one killed during
+/// the renames is finished by the next run ([`finish_in_place`]). Returns how many
+/// files changed.
+pub(super) fn replace_all(
+    root: &Path,
+    files: &[(PathBuf, &[u8], Option<i64>)],
+    fsync: bool,
+) -> io::Result<usize> {
+    let mut staged = Vec::new();
+    for (target, bytes, mtime) in files {
+        if holds(target, bytes) {
+            if let Some(t) = mtime {
+                set_mtime(target, *t)?;
+            }
+            continue;
+        }
+        let dir = target.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".ssibake-")
+            .tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        let old = std::fs::metadata(target).ok();
+        let perms = old
+            .as_ref()
+            .map_or_else(default_permissions, |m| m.permissions());
+        tmp.as_file().set_permissions(perms)?;
+        #[cfg(unix)]
+        if let Some(meta) = &old {
+            use std::os::unix::fs::MetadataExt;
+            // Only root may give a file away; for anyone else it is already theirs.
+            let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
+        }
+        if let Some(t) = mtime {
+            tmp.as_file().set_modified(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs((*t).max(0) as u64),
+            )?;
+        }
+        if fsync {
+            tmp.as_file().sync_all()?;
+        }
+        // Kept on disk under its temporary name until the journal says where it goes.
+        let (_, path) = tmp.keep().map_err(|e| e.error)?;
+        staged.push((path, target.clone()));
+    }
+    if staged.is_empty() {
+        return Ok(0);
+    }
+    let journal = root.join(JOURNAL);
+    if let Some(d) = journal.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut text = Vec::new();
+    for (tmp, target) in &staged {
+        text.extend_from_slice(tmp.as_os_str().as_encoded_bytes());
+        text.push(0);
+        text.extend_from_slice(target.as_os_str().as_encoded_bytes());
+        text.push(0);
+    }
+    write_atomically(&journal, &text)?;
+    for (tmp, target) in &staged {
+        std::fs::rename(tmp, target)?;
+    }
+    if fsync {
+        for dir in staged
+            .iter()
+            .filter_map(|(_, t)| t.parent())
+            .collect::<BTreeSet<_>>()
+        {
+            sync_dir(dir)?;
+        }
+    }
+    std::fs::remove_file(&journal)?;
+    Ok(staged.len())
+}
+
+/// Finishes the renames of an `--in-place` run that was killed after its journal
+/// was written (each temporary still there is renamed over its target). Only
+/// `.ssibake-` temporaries inside `root` are ever renamed: the journal is in the
+/// site, which anyone who can push edits.
+pub(super) fn finish_in_place(root: &Path) -> io::Result<usize> {
+    let journal = root.join(JOURNAL);
+    let Ok(text) = std::fs::read(&journal) else {
+        return Ok(0);
+    };
+    let mut done = 0;
+    let mut fields = text.split(|&b| b == 0);
+    while let (Some(tmp), Some(target)) = (fields.next(), fields.next()) {
+        if tmp.is_empty() {
+            break;
+        }
+        // The journal is ours, but it sits in the untrusted root: each name must be
+        // a `.ssibake-` temporary inside the root, renamed within its directory.
+        let (tmp, target) = (os_path(tmp), os_path(target));
+        let inside = |p: &Path| {
+            p.parent()
+                .and_then(|d| d.canonicalize().ok())
+                .is_some_and(|d| d.starts_with(root))
+        };
+        let is_temp = tmp
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b".ssibake-"));
+        if is_temp
+            && inside(&tmp)
+            && inside(&target)
+            && tmp.parent() == target.parent()
+            && std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file())
+        {
+            std::fs::rename(&tmp, &target)?;
+            done += 1;
+        }
+    }
+    std::fs::remove_file(&journal)?;
+    Ok(done)
+}
+
+fn os_path(bytes: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 /// Writes into a staging directory.

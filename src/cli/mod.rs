@@ -303,6 +303,11 @@ pub struct Args {
     #[arg(long, help_heading = "The site")]
     full: bool,
 
+    /// Do not sync the new output to disk before swapping it in (faster, for scratch
+    /// bakes; a power loss may then leave empty files).
+    #[arg(long, help_heading = "Messages and runs")]
+    no_fsync: bool,
+
     /// Write the output to FILE (atomically) instead of standard output; only with
     /// one page.
     #[arg(help_heading = "Modes", short, long, value_name = "FILE")]
@@ -733,6 +738,7 @@ fn run(args: Args) -> Exit {
         .with_stable_mtimes(stable_mtimes)
         .with_force(args.force)
         .with_full(args.full)
+        .with_fsync(!args.no_fsync)
         .with_publish_partials(args.publish_partials || config.publish_partials.unwrap_or(false))
         .with_deny_warnings(args.deny_warnings || config.deny_warnings.unwrap_or(false));
     if let Some(n) = args.keep_builds.or(config.keep_builds) {
@@ -912,6 +918,21 @@ fn bake_tree(
             }
             Err(e) => reporter.bake_error(&e),
         };
+    }
+    // SIGINT/SIGTERM: remove the staging tree (the lock says it is ours) and end
+    // with the signal's status, instead of leaving hundreds of megabytes behind.
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        let out = out.to_path_buf();
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                crate::bake::clean_up_interrupted(&out);
+                eprintln!("ssibake: interrupted; its temporary files are removed");
+                std::process::exit(128 + sig);
+            }
+        });
     }
     let result = baker.bake(out, &opts);
     if let Some(bar) = progress {
