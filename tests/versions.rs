@@ -561,3 +561,52 @@ fn measure_urls_changed_by_one_asset_commit() {
     assert!(rows[2].contains("   0 of") && rows[3].contains(" 500 of"));
     assert!(rows[4].contains("   1 of") && rows[5].contains("   1 of"));
 }
+
+/// Issue 11: a shallow clone (CI's default depth 1) says so once, with the fix,
+/// instead of once per file; under --strict-git an old template and an old asset
+/// fail alike (`not-in-git`, exit 1) with the same advice.
+#[test]
+fn a_shallow_clone_is_reported_once_with_the_fix() {
+    let repo = Repo::new(&site(30, None), 1_600_000_000);
+    repo.commit(&[("new.txt", "new".to_string())], 1_600_000_100);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.dir.display());
+    let clone = tmp.path().join("shallow");
+    git(
+        tmp.path(),
+        &["clone", "-q", "--depth", "1", &url, clone.to_str().unwrap()],
+        0,
+    );
+    let b = bake(&clone, &tmp.path().join("out"), &["--mtime-from", "git"]);
+    let warnings: Vec<&str> = b
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ssibake: warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", b.stderr);
+    assert!(
+        warnings[0].contains("this is a shallow clone: 33 files")
+            && warnings[0].contains("fetch-depth: 0"),
+        "{}",
+        warnings[0]
+    );
+
+    let root = clone.join("site");
+    let o = ssibake_at(
+        &[
+            "--root",
+            root.to_str().unwrap(),
+            "--out",
+            tmp.path().join("strict").to_str().unwrap(),
+            "--mtime-from",
+            "git",
+            "--strict-git",
+        ],
+        SDE,
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("cannot read"), "{stderr}");
+    assert!(!stderr.contains("commit the file"), "{stderr}");
+    assert!(stderr.contains("git fetch --unshallow"), "{stderr}");
+}

@@ -58,7 +58,7 @@ pub(crate) fn clean_up_interrupted(out: &Path) -> usize {
         .ok()
         .and_then(|o| o.parent().map(Path::to_path_buf))
     {
-        Some(parent) => remove_leftovers(&parent),
+        Some(parent) => write::interrupt_and_clean(&parent),
         None => 0,
     }
 }

@@ -470,7 +470,28 @@ impl Baker {
         settings_files: &[SitePath],
         defer: bool,
     ) -> Result<PageRun, Error> {
-        let outcome = self.page_outcome(cache, input)?;
+        let outcome = match self.page_outcome(cache, input) {
+            Ok(o) => o,
+            // The page itself cannot be used (no git time under --strict-git).
+            Err(Error::Template(t)) => {
+                return Ok(PageRun {
+                    input: input.clone(),
+                    output: output.clone(),
+                    digest: Digest::default(),
+                    deferred: false,
+                    deps: PageDeps {
+                        page: input.display(),
+                        output: output.display(),
+                        failed: true,
+                        ..PageDeps::default()
+                    },
+                    failure: Some(t),
+                    warnings: None,
+                    baked: None,
+                })
+            }
+            Err(e) => return Err(e),
+        };
         let mut deps = PageDeps::new(input, output, &outcome, settings_files, cache, &*self.fs);
         let deferred = defer && outcome.read_watched;
         let warnings = (!outcome.warnings.is_empty())

@@ -334,6 +334,33 @@ fn os_path(bytes: &[u8]) -> PathBuf {
     }
 }
 
+/// Set when the process is told to stop: no file is written into a staging tree
+/// after it, so that the tree can be removed.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops all writes into staging trees, then removes what this run left in `dir`
+/// (see [`remove_leftovers`]), trying again while a write still in flight adds a
+/// file (for at most about a second).
+#[cfg(feature = "cli")]
+pub(super) fn interrupt_and_clean(dir: &Path) -> usize {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut removed = 0;
+    for _ in 0..200 {
+        removed += remove_leftovers(dir);
+        let left = std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().as_encoded_bytes().starts_with(b".ssibake-"))
+                .count()
+        });
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    removed
+}
+
 /// Writes into a staging directory.
 pub(super) struct DirSink {
     pub(super) dir: PathBuf,
@@ -349,6 +376,9 @@ impl DirSink {
     }
 
     fn target(&self, path: &SitePath) -> io::Result<PathBuf> {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+        }
         let target = self.dir.join(path.to_path());
         if let Some(parent) = target.parent() {
             let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());

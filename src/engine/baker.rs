@@ -344,9 +344,11 @@ impl Baker {
             source,
         };
         let cache = self.cache();
-        let meta = cache
-            .metadata(&*self.fs, &path)
-            .map_err(|e| io(io::Error::new(e.kind, e.message)))?;
+        let meta = match cache.metadata(&*self.fs, &path) {
+            Ok(m) => m,
+            Err(e) if e.unversioned => return Err(self.not_in_git(&path, &e)),
+            Err(e) => return Err(io(io::Error::new(e.kind, e.message))),
+        };
         let parsed = cache
             .parsed(&*self.fs, &path)
             .map_err(|e| io(io::Error::new(e.kind, e.message)))?;
@@ -406,6 +408,23 @@ impl Baker {
         }
     }
 
+    /// `--strict-git` and a page without a git time: the same template error
+    /// (`not-in-git`) as for a file it stamps, not a failed read.
+    fn not_in_git(&self, path: &SitePath, e: &crate::site::cache::IoFailure) -> Error {
+        let d = Diagnostic {
+            severity: crate::engine::diag::Severity::Error,
+            code: crate::engine::diag::Code::NotInGit,
+            message: e.message.clone(),
+            location: crate::engine::diag::Location {
+                file: path.clone(),
+                span: ssibake_grammar::Span::new(0, 0),
+            },
+            help: Some(crate::engine::eval::not_in_git_help(e.shallow).into()),
+            included_from: Vec::new(),
+        };
+        self.template_errors(path, vec![d], 0, Sources::default())
+    }
+
     /// Renders the page at `path` into its raw outcome, errors and all (only a page
     /// that cannot be read is an `Err`).
     #[cfg_attr(not(feature = "bake"), allow(dead_code))]
@@ -414,7 +433,13 @@ impl Baker {
             path: self.root.join(path.to_path()).display().to_string(),
             source: io::Error::new(e.kind, e.message),
         };
-        let meta = cache.metadata(&*self.fs, path).map_err(io)?;
+        let meta = match cache.metadata(&*self.fs, path) {
+            Ok(m) => m,
+            // `--strict-git` and a page without a git time: the same template error
+            // (`not-in-git`) as for a file it stamps, not a failed read.
+            Err(e) if e.unversioned => return Err(self.not_in_git(path, &e)),
+            Err(e) => return Err(io(e)),
+        };
         let parsed = cache.parsed_once(&*self.fs, path).map_err(io)?;
         Ok(Rendering::render(
             &self.settings,

@@ -1339,6 +1339,7 @@ impl<'s> Rendering<'s> {
                     message: String::new(),
                     outside_root: false,
                     unversioned: false,
+                    shallow: false,
                 });
             }
             self.lookup_meta(p)
@@ -2115,14 +2116,21 @@ fn undefined_echo(name: &[u8]) -> (String, String) {
     (message, help)
 }
 
+/// What to do about a file without a git time under `--strict-git`.
+pub(crate) fn not_in_git_help(shallow: bool) -> &'static str {
+    if shallow {
+        "fetch the whole history (`git fetch --unshallow`, or `fetch-depth: 0` for actions/checkout), or drop --strict-git to fall back to file times"
+    } else {
+        "commit the file, or drop --strict-git to fall back to its file time"
+    }
+}
+
 fn io_failure(path: &SitePath, e: &IoFailure) -> Failure {
     if e.unversioned {
         return Failure {
             code: Code::NotInGit,
             message: e.message.clone(),
-            help: Some(
-                "commit the file, or drop --strict-git to fall back to its file time".into(),
-            ),
+            help: Some(not_in_git_help(e.shallow).into()),
         };
     }
     if e.outside_root {

@@ -21,6 +21,8 @@ pub(crate) struct IoFailure {
     pub(crate) outside_root: bool,
     /// Set when `--strict-git` found no git time for the file (`message` says why).
     pub(crate) unversioned: bool,
+    /// With `unversioned`: the file is older than a shallow clone's history.
+    pub(crate) shallow: bool,
 }
 
 impl From<io::Error> for IoFailure {
@@ -31,6 +33,7 @@ impl From<io::Error> for IoFailure {
             message: e.get_ref().map_or_else(|| e.to_string(), |i| i.to_string()),
             outside_root,
             unversioned: false,
+            shallow: false,
         }
     }
 }
@@ -100,11 +103,12 @@ impl FileCache {
             let mtime = self
                 .versions
                 .time(path, &meta)
-                .map_err(|message| IoFailure {
+                .map_err(|(message, shallow)| IoFailure {
                     kind: io::ErrorKind::Other,
                     message,
                     outside_root: false,
                     unversioned: true,
+                    shallow,
                 })?;
             Ok(Metadata { mtime, ..meta })
         })

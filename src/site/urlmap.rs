@@ -321,6 +321,7 @@ mod tests {
                 message: "not found".into(),
                 outside_root: false,
                 unversioned: false,
+                shallow: false,
             })
         };
         match map(&req, &index, true, &mut stat) {

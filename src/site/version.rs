@@ -114,7 +114,7 @@ impl Versions {
 
     /// The version time of `path`, whose file-system metadata is `meta`; `Err`
     /// (a sentence) when git has none and `--strict-git` is on.
-    pub(crate) fn time(&self, path: &SitePath, meta: &Metadata) -> Result<i64, String> {
+    pub(crate) fn time(&self, path: &SitePath, meta: &Metadata) -> Result<i64, (String, bool)> {
         let why = match self.from {
             MtimeFrom::Fs => return Ok(meta.mtime),
             MtimeFrom::Epoch(t) => return Ok(t),
@@ -136,10 +136,13 @@ impl Versions {
             }
         };
         if self.strict {
-            return Err(format!(
-                "`{}` {}, and --strict-git wants every time from git",
-                path.display(),
-                reason(why, meta.is_dir)
+            return Err((
+                format!(
+                    "`{}` {}, and --strict-git wants every time from git",
+                    path.display(),
+                    reason(why, meta.is_dir)
+                ),
+                why == Unversioned::Shallow && !meta.is_dir,
             ));
         }
         self.fallbacks
@@ -156,14 +159,33 @@ impl Versions {
         Ok(meta.mtime)
     }
 
-    /// One warning per file that fell back to its file time.
+    /// One warning per file that fell back to its file time, but one for all the
+    /// files older than a shallow clone's history (a CI checkout of depth 1 would
+    /// otherwise print one per file), with the fix.
     pub(crate) fn warnings(&self) -> Vec<String> {
-        self.fallbacks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let fallbacks = self.fallbacks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<String> = fallbacks
             .iter()
+            .filter(|(_, why)| **why != Unversioned::Shallow)
             .map(|(path, why)| format!("`{path}` {}; using its file time", reason(*why, false)))
-            .collect()
+            .collect();
+        let shallow: Vec<&String> = fallbacks
+            .iter()
+            .filter(|(_, why)| **why == Unversioned::Shallow)
+            .map(|(p, _)| p)
+            .collect();
+        if !shallow.is_empty() {
+            let shown: Vec<String> = shallow.iter().take(3).map(|p| format!("`{p}`")).collect();
+            let more = shallow.len().saturating_sub(3);
+            out.push(format!(
+                "this is a shallow clone: {} file{} ({}{}) last changed before its oldest commit, so git has no time for them and their file times are used; fetch the whole history (`git fetch --unshallow`, or `fetch-depth: 0` for actions/checkout)",
+                shallow.len(),
+                if shallow.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ));
+        }
+        out
     }
 }
 
