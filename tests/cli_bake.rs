@@ -1059,7 +1059,6 @@ fn usage_errors_exit_2() {
         &["--in-place"],
         &["--color", "sometimes", "a.shtml"],
         &["--out", "dist", "a.shtml"],
-        &["missing.shtml"],
         &["-D", "NOEQUALS", "a.shtml"],
     ] {
         let r = run(ssibake(tmp.path()).args(args));

@@ -659,7 +659,10 @@ fn run(args: Args) -> Exit {
     if let Some(conf) = &args.apache_conf {
         match std::fs::read(conf) {
             Ok(text) => builder = builder.apache_conf(text, conf.display().to_string()),
-            Err(e) => return usage(format!("cannot read `{}`: {e}", conf.display())),
+            Err(e) => {
+                let _ = usage(format!("cannot read `{}`: {e}", conf.display()));
+                return Exit::Io;
+            }
         }
     }
     let baker = match builder.build() {
@@ -778,6 +781,10 @@ fn run(args: Args) -> Exit {
     for file in &args.files {
         match baker.page_path(file) {
             Ok(p) => pages.push(p),
+            Err(e @ Error::Io { .. }) => {
+                let _ = usage(e);
+                return Exit::Io;
+            }
             Err(e) => return usage(e),
         }
     }

@@ -453,6 +453,15 @@ impl<'s> Rendering<'s> {
             .config
             .file(fs, &path)
             .map_or(1, |i| i.runs().max(1));
+        // A directory whose configuration Apache refuses (a bad `.htaccess` line) is
+        // answered with 500 for every file in it, this page included: an error in
+        // every mode, since there is no page to match.
+        if let Err(e) = settings.config.dir(fs, &path.parent()) {
+            let f = config_failure(&e);
+            let d = r.diagnostic(&path, Span::new(0, 0), f.code, f.message, f.help);
+            r.diagnostics.push(d);
+            r.stopped = true;
+        }
         r.passes(path, Some(url), (None, mtime), page, 0, passes);
         Outcome {
             output: r.out,
