@@ -171,7 +171,7 @@ const CASES: &[Case] = &[
             ("sub/.htaccess", "SSIStartTag <%\n"),
             ("sub/q.html", "q"),
         ],
-        "the site's configuration cannot be used: sub/.htaccess:1: SSIStartTag not allowed here\n  | SSIStartTag <%",
+        "the site's configuration cannot be used: sub/.htaccess:1: SSIStartTag not allowed here (`SSIStartTag <%`)",
         ("site/p.shtml", 1, 14),
     ),
     Case {

@@ -1964,9 +1964,18 @@ fn directory_index(config: &SiteConfig, fs: &dyn FileSystem, dir: &SitePath) -> 
 
 /// A configuration Apache refuses answers 500 for the whole directory.
 fn config_failure(e: &ConfigError) -> Failure {
+    // One line: the offending line goes in backquotes, not on a line of its own.
+    let line = if e.text.is_empty() {
+        String::new()
+    } else {
+        format!(" (`{}`)", e.text.trim())
+    };
     Failure {
         code: Code::Config,
-        message: format!("the site's configuration cannot be used: {e}"),
+        message: format!(
+            "the site's configuration cannot be used: {}:{}: {}{line}",
+            e.file, e.line, e.message
+        ),
         help: Some("Apache answers 500 for every file of that directory".into()),
     }
 }
