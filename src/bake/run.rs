@@ -70,6 +70,31 @@ struct PageRun {
     baked: Option<Baked>,
 }
 
+impl PageRun {
+    /// A page that has template errors: nothing to write, its record marked failed.
+    fn failed(
+        input: &SitePath,
+        output: &SitePath,
+        deps: PageDeps,
+        failure: Box<TemplateErrors>,
+        warnings: Option<TemplateErrors>,
+    ) -> PageRun {
+        PageRun {
+            input: input.clone(),
+            output: output.clone(),
+            digest: Digest::default(),
+            deferred: false,
+            deps: PageDeps {
+                failed: true,
+                ..deps
+            },
+            failure: Some(failure),
+            warnings,
+            baked: None,
+        }
+    }
+}
+
 impl Baker {
     /// Carries out `items` into `sink`. `previous` is what the output held before
     /// (its build ID and time), so that an unchanged site keeps both.
@@ -474,21 +499,12 @@ impl Baker {
             Ok(o) => o,
             // The page itself cannot be used (no git time under --strict-git).
             Err(Error::Template(t)) => {
-                return Ok(PageRun {
-                    input: input.clone(),
-                    output: output.clone(),
-                    digest: Digest::default(),
-                    deferred: false,
-                    deps: PageDeps {
-                        page: input.display(),
-                        output: output.display(),
-                        failed: true,
-                        ..PageDeps::default()
-                    },
-                    failure: Some(t),
-                    warnings: None,
-                    baked: None,
-                })
+                let deps = PageDeps {
+                    page: input.display(),
+                    output: output.display(),
+                    ..PageDeps::default()
+                };
+                return Ok(PageRun::failed(input, output, deps, t, None));
             }
             Err(e) => return Err(e),
         };
@@ -503,19 +519,13 @@ impl Baker {
                 outcome.more_diagnostics,
                 outcome.sources,
             );
-            return Ok(PageRun {
-                input: input.clone(),
-                output: output.clone(),
-                digest: Digest::default(),
-                deferred: false,
-                deps: PageDeps {
-                    failed: true,
-                    ..deps
-                },
-                failure: Some(Box::new(failure)),
+            return Ok(PageRun::failed(
+                input,
+                output,
+                deps,
+                Box::new(failure),
                 warnings,
-                baked: None,
-            });
+            ));
         }
         let baked = Baked::from_outcome(outcome, cache, &*self.fs, input);
         let digest = content_digest(&baked.bytes);

@@ -568,6 +568,15 @@ fn create_with_mode(target: &Path, mode: u32) -> io::Result<std::fs::File> {
 /// Copies `from` into `to` in chunks, hashing as it goes (one read for both; a file
 /// of any size).
 fn copy_hashing(from: &mut std::fs::File, to: &mut std::fs::File) -> io::Result<Digest> {
+    stream_digest(from, Some(to))
+}
+
+/// The identity digest of `from`, read in large chunks, each also written to `to`
+/// when given (a file of any size, read once).
+fn stream_digest(
+    from: &mut std::fs::File,
+    mut to: Option<&mut std::fs::File>,
+) -> io::Result<Digest> {
     use std::io::Read;
     let mut h = Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -579,7 +588,9 @@ fn copy_hashing(from: &mut std::fs::File, to: &mut std::fs::File) -> io::Result<
             Err(e) => return Err(e),
         };
         h.update(&buf[..n]);
-        to.write_all(&buf[..n])?;
+        if let Some(to) = to.as_mut() {
+            to.write_all(&buf[..n])?;
+        }
     }
     Ok(h.finalize())
 }
@@ -690,17 +701,7 @@ impl Sink for InPlaceSink {
             }
             Err(e) => return Err(e),
         };
-        let mut h = Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match io::Read::read(&mut file, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => h.update(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((Some(h.finalize()), None))
+        Ok((Some(stream_digest(&mut file, None)?), None))
     }
 
     fn revved(
