@@ -2,6 +2,7 @@
 """Benchmarks a whole bake against `cp -r` of the same tree, side by side.
 
     python3 scripts/bench.py [--pages 5000,20000] [--runs 5] [--disk /tmp] [--no-strace]
+                             [--build static|dist|release]
 
 For each size: a site from `examples/gen_site.rs` (seeded, so every run bakes the same
 tree) on tmpfs (/dev/shm); then, alternating in one loop so drift hits both alike:
@@ -10,7 +11,13 @@ each measured as a whole process (wall, user+sys CPU, peak RSS from wait4). Medi
 and the ratio bake/cp. Then -j1 against -j2, a one-asset redeploy into the existing
 output (incremental), one page with 20 stamps to /dev/null against `cat`, the system
 calls per page and per asset (strace -c -f), and the same full bake on a disk
-(--disk, a fresh directory per run) for comparison. Prints a Markdown table.
+(--disk, a fresh directory per run) for comparison; last, the divan benches of the
+parser and the evaluator (`cargo bench`), medians in bytes per second. Prints a
+Markdown table.
+
+The binary measured is the deploy build (`--build static`, the default: the `dist`
+profile, LTO and one codegen unit, linked statically, as the README's Install
+section builds it); `--build release` measures `cargo build --release`.
 """
 
 import argparse
@@ -23,8 +30,34 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+TRIPLE = "x86_64-unknown-linux-gnu"
+BUILDS = {
+    "static": (["--profile", "dist", "--target", TRIPLE], f"target/{TRIPLE}/dist",
+               {"RUSTFLAGS": "-C target-feature=+crt-static"}),
+    "dist": (["--profile", "dist"], "target/dist", {}),
+    "release": (["--release"], "target/release", {}),
+}
 BIN = REPO / "target/release/ssibake"
 GEN = REPO / "target/release/examples/gen_site"
+
+
+def divan(args):
+    """Runs a divan bench; returns {name: (median time, median throughput)}."""
+    out = subprocess.run(["cargo", "bench", "--quiet"] + args, cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout
+    # A row is two lines: "├─ name  fastest │ slowest │ median │ mean │ ..." then the
+    # throughputs, "│  fastest │ slowest │ median │ ..." (without the leading bar on
+    # the last row).
+    rows, name = {}, None
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("\u2502")]
+        if line.startswith(("\u251c", "\u2570")) and len(cells) >= 4:
+            name = cells[0].lstrip("\u251c\u2570\u2500 ").split()[0]
+            rows[name] = [cells[2]]
+        elif name and len(cells) >= 4:
+            rows[name].append(cells[3] if cells[0] == "" else cells[2])
+            name = None
+    return rows
 
 
 def run(cmd, cwd=None, env=None):
@@ -93,13 +126,17 @@ def main():
     ap.add_argument("--disk", default="/tmp")
     ap.add_argument("--no-strace", action="store_true")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--build", choices=sorted(BUILDS), default="static")
     a = ap.parse_args()
+    global BIN
+    flags, outdir, env = BUILDS[a.build]
+    BIN = REPO / outdir / "ssibake"
     if not a.no_build:
-        subprocess.run(
-            ["cargo", "build", "--release", "--quiet", "--bin", "ssibake", "--example", "gen_site"],
-            cwd=REPO,
-            check=True,
-        )
+        subprocess.run(["cargo", "build", "--quiet", "--bin", "ssibake"] + flags, cwd=REPO,
+                       check=True, env={**os.environ, **env})
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "gen_site"],
+                       cwd=REPO, check=True)
+    print(f"binary: {BIN.relative_to(REPO)} (--build {a.build})", file=sys.stderr)
     rows = []
     for n in [int(x) for x in a.pages.split(",")]:
         base = Path(f"/dev/shm/ssibake-bench-{n}")
@@ -182,6 +219,19 @@ def main():
     rows.append(("one page, 20 stamps, to /dev/null", f"{pw * 1e3:.2f} ms", f"{cw * 1e3:.2f} ms (cat)",
                  f"{pw / cw:.2f}x", "whole process"))
     rm(base)
+
+    # The parser and the evaluator alone (divan, 1 MiB inputs; medians).
+    parse = divan(["-p", "ssibake-grammar", "--bench", "parse"])
+    for name, what in [("dense", "directive-dense (one every 55 bytes)"),
+                       ("dense_200", "one directive every 200 bytes"),
+                       ("comments", "comment-heavy"), ("free", "directive-free")]:
+        if name in parse and len(parse[name]) == 2:
+            rows.append((f"parser, {what}", parse[name][1], "", "", f"{parse[name][0]} per MiB"))
+    render = divan(["--bench", "render"])
+    for name, what in [("evaluate", "evaluator, a 20-stamp 5-include page from memory"),
+                       ("page_end_to_end", "one page end to end in-process (new Baker, disk)")]:
+        if name in render and len(render[name]) == 2:
+            rows.append((what, render[name][1], "", "", f"{render[name][0]} per page"))
 
     print("| measurement | ssibake | cp -r | ratio | notes |")
     print("|---|---:|---:|---:|---|")
