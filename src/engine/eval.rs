@@ -671,7 +671,7 @@ impl<'s> Rendering<'s> {
             refs: Backrefs::default(),
             open_ifs: Vec::new(),
         };
-        for node in &parsed.nodes {
+        for node in parsed.nodes() {
             if self.stopped {
                 break;
             }
@@ -1198,14 +1198,16 @@ impl<'s> Rendering<'s> {
                     if let Some((p, _)) = self.inputs.last() {
                         self.stamped.push(p.clone());
                     }
-                    let printed = if !fsize {
-                        ht_time(&doc.timefmt, meta.mtime, &self.settings.zone, false)
+                    if !fsize {
+                        let zone = &self.settings.zone;
+                        self.cache
+                            .push_local_time(&mut self.out, &doc.timefmt, meta.mtime, zone);
                     } else if doc.size_in_bytes {
-                        sizefmt::bytes(meta.len as i64)
+                        self.out.extend_from_slice(&sizefmt::bytes(meta.len as i64));
                     } else {
-                        sizefmt::abbrev(meta.len as i64)
-                    };
-                    self.out.extend_from_slice(&printed);
+                        self.out
+                            .extend_from_slice(&sizefmt::abbrev(meta.len as i64));
+                    }
                 }
                 Err(f) => {
                     self.fail(doc, arg.span, f.code, f.message, f.help);

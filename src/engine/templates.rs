@@ -1,21 +1,39 @@
 //! The run's templates: each file parsed and linted at most once, on top of the
 //! site's file cache.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use rustc_hash::FxHashMap;
 
 use ssibake_grammar::{Node, Tags};
 
 use crate::engine::lint::{self, Finding};
+use crate::format::timefmt::{ht_time, Zone};
 use crate::site::cache::{FileCache, IoFailure, OnceMap};
 use crate::site::config::SiteConfig;
 use crate::site::fs::{FileSystem, Metadata};
 use crate::site::resolve::SitePath;
 use crate::site::version::Versions;
 
+/// A syntax tree borrowing from the bytes it was parsed from.
+type Nodes<'a> = Vec<Node<'a>>;
+
+self_cell::self_cell!(
+    /// The bytes and the nodes that borrow them, kept together: names and values
+    /// stay slices of the source instead of each being copied into a tree of its
+    /// own (that copy was a third of the cost of parsing a page). `self_cell`
+    /// rather than hand-written unsafe code: it is the audited form of exactly this.
+    struct Tree {
+        owner: Arc<[u8]>,
+        #[covariant]
+        dependent: Nodes,
+    }
+);
+
 /// A parsed template: its bytes, its syntax tree, and the strict-mode findings.
 pub(crate) struct Parsed {
     pub(crate) source: Arc<[u8]>,
-    pub(crate) nodes: Vec<Node<'static>>,
+    tree: Tree,
     pub(crate) findings: Vec<Finding>,
 }
 
@@ -29,14 +47,22 @@ impl Parsed {
         apache_only: bool,
         tags: Tags<'_>,
     ) -> Parsed {
-        let doc = ssibake_grammar::parse_with(&source, tags);
-        let findings = lint::check(&doc, legacy_expr, apache_only);
-        let nodes = doc.nodes.into_iter().map(Node::into_owned).collect();
+        let mut findings = Vec::new();
+        let tree = Tree::new(source.clone(), |source| {
+            let doc = ssibake_grammar::parse_with(source, tags);
+            findings = lint::check(&doc, legacy_expr, apache_only);
+            doc.nodes
+        });
         Parsed {
             source,
-            nodes,
+            tree,
             findings,
         }
+    }
+
+    /// The syntax tree, in document order.
+    pub(crate) fn nodes(&self) -> &[Node<'_>] {
+        self.tree.borrow_dependent()
     }
 
     /// Parses `source` with the SSIStartTag and SSIEndTag in force in `dir` (the
@@ -60,7 +86,7 @@ impl Parsed {
     /// True when the document has at least one directive (or an unterminated one).
     #[cfg_attr(not(feature = "bake"), allow(dead_code))]
     pub(crate) fn has_directives(&self) -> bool {
-        self.nodes.iter().any(|n| !matches!(n, Node::Text(_)))
+        self.nodes().iter().any(|n| !matches!(n, Node::Text(_)))
     }
 }
 
@@ -70,7 +96,13 @@ pub(crate) struct Cache {
     apache_only: bool,
     files: FileCache,
     parsed: OnceMap<SitePath, Result<Arc<Parsed>, IoFailure>>,
+    /// `flastmod` texts by format and time: a site's pages stamp the same few
+    /// hundred files with one or two formats, tens of thousands of times.
+    times: RwLock<TimeTexts>,
 }
+
+/// Formatted local times, by `timefmt` then by time (one run has one zone).
+type TimeTexts = FxHashMap<Box<[u8]>, FxHashMap<i64, Box<[u8]>>>;
 
 impl Cache {
     pub(crate) fn new(
@@ -83,7 +115,27 @@ impl Cache {
             apache_only,
             files: FileCache::new(versions),
             parsed: OnceMap::new(),
+            times: RwLock::new(TimeTexts::default()),
         }
+    }
+
+    /// Appends `secs` formatted with `fmt` as local time in `zone` (`ht_time`) to
+    /// `out`, formatting each (format, time) once per run. `zone` must be the same
+    /// on every call (the run's).
+    pub(crate) fn push_local_time(&self, out: &mut Vec<u8>, fmt: &[u8], secs: i64, zone: &Zone) {
+        let read = self.times.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(text) = read.get(fmt).and_then(|m| m.get(&secs)) {
+            out.extend_from_slice(text);
+            return;
+        }
+        drop(read);
+        let text = ht_time(fmt, secs, zone, false);
+        out.extend_from_slice(&text);
+        let mut write = self.times.write().unwrap_or_else(|p| p.into_inner());
+        write
+            .entry(fmt.into())
+            .or_default()
+            .insert(secs, text.into_boxed_slice());
     }
 
     /// The file's metadata with its version time (see [`FileCache::metadata`]).
