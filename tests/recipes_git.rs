@@ -247,11 +247,11 @@ fn deploy_scenario(hook: Hook, source: Source) {
         "the hook leaves the repository's HEAD alone"
     );
     assert_eq!(
-        leftovers(&s.www.parent().unwrap(), "src."),
+        leftovers(s.www.parent().unwrap(), "src."),
         Vec::<String>::new()
     );
     assert_eq!(
-        leftovers(&s.www.parent().unwrap(), ".ssibake"),
+        leftovers(s.www.parent().unwrap(), ".ssibake"),
         Vec::<String>::new()
     );
     let logo_time = mtime(&s.www.join("img/logo.svg"));
@@ -344,11 +344,11 @@ fn deploy_scenario(hook: Hook, source: Source) {
     }
     assert_eq!(s.rev(&s.bare, "refs/ssibake/served"), c2);
     assert_eq!(
-        leftovers(&s.www.parent().unwrap(), "src."),
+        leftovers(s.www.parent().unwrap(), "src."),
         Vec::<String>::new()
     );
     assert_eq!(
-        leftovers(&s.www.parent().unwrap(), ".ssibake"),
+        leftovers(s.www.parent().unwrap(), ".ssibake"),
         Vec::<String>::new()
     );
 
@@ -376,7 +376,7 @@ fn deploy_scenario(hook: Hook, source: Source) {
         "the work tree is at the pushed commit"
     );
     assert_eq!(
-        leftovers(&s.www.parent().unwrap(), "src."),
+        leftovers(s.www.parent().unwrap(), "src."),
         Vec::<String>::new()
     );
 
