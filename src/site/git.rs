@@ -20,7 +20,9 @@
 //!   `diff.renames` says.
 //! * `-z`: paths come raw (spaces, newlines, any bytes), never quoted.
 //! * run at the top of the work tree, so paths are relative to it whatever
-//!   `diff.relative` says; the document root's prefix is matched later against
+//!   `diff.relative` says, with the repository variables a hook inherits
+//!   (`GIT_DIR`, `GIT_INDEX_FILE`, `GIT_WORK_TREE`, ...) removed: the repository
+//!   is the one around the document root, never the caller's; the document root's prefix is matched later against
 //!   real paths (a symlinked root or file is resolved first).
 //!
 //! In a shallow clone the oldest commit reachable is a graft: its "changes" are
@@ -155,8 +157,39 @@ pub(crate) fn parse_status(out: &[u8]) -> HashMap<Vec<u8>, bool> {
     dirty
 }
 
+/// The variables that point git at a repository, an index or an object store
+/// other than the one found from the directory it runs in: git's own list
+/// (`git rev-parse --local-env-vars`, less the `-c` settings, which are the
+/// user's), plus the ones a hook inherits (`GIT_QUARANTINE_PATH` in
+/// `pre-receive`, `GIT_NAMESPACE`). A hook exports `GIT_DIR` for its bare
+/// repository and often `GIT_INDEX_FILE` or `GIT_WORK_TREE`; inherited by the
+/// `git` run here, they would make it read that repository instead of the one
+/// around the document root (or fail: "not in a git work tree"). The document
+/// root's own repository is the only one asked, found from `-C <dir>` as
+/// `git status` would in a shell there.
+pub(crate) const REPOSITORY_ENV: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_SHALLOW_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_CONFIG",
+    "GIT_QUARANTINE_PATH",
+    "GIT_NAMESPACE",
+];
+
 fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
+    for var in REPOSITORY_ENV {
+        cmd.env_remove(var);
+    }
     cmd.arg("-C")
         .arg(dir)
         .args(["-c", "log.showSignature=false", "--no-optional-locks"]);

@@ -1,1 +1,0 @@
-(function(){document.querySelector("#app").textContent="Hello from Vite"})();
