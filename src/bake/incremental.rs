@@ -126,27 +126,15 @@ impl Incremental {
                         (b"s", 3) => {
                             let p = path(f[1])?;
                             if !st.stamps.is_empty() {
-                                d.inputs.push(p.display());
+                                d.inputs.push(p.clone());
                             }
                             st.stamps.push((p, unhex(f[2])?));
                         }
-                        (b"m", 2) => {
-                            let p = path(f[1])?;
-                            d.missing.push(p.display());
-                            st.missing_paths.push(p);
-                        }
-                        (b"i", 2) => {
-                            let p = path(f[1])?;
-                            d.includes.push(p.display());
-                            d.included.push(p);
-                        }
-                        (b"t", 2) => {
-                            let p = path(f[1])?;
-                            d.stamped.push(p.display());
-                            st.stamped_paths.push(p);
-                        }
+                        (b"m", 2) => d.missing.push(path(f[1])?),
+                        (b"i", 2) => d.includes.push(path(f[1])?),
+                        (b"t", 2) => d.stamped.push(path(f[1])?),
                         (b"r", 3) => st.revved.push((path(f[1])?, path(f[2])?)),
-                        (b"g", 2) => d.settings.push(path(f[1])?.display()),
+                        (b"g", 2) => d.settings.push(path(f[1])?),
                         _ => return None,
                     }
                 }
@@ -190,8 +178,9 @@ impl Incremental {
         {
             return None;
         }
-        if st
-            .missing_paths
+        if old
+            .deps
+            .missing
             .iter()
             .any(|p| cache.metadata(fs, p).is_ok())
         {

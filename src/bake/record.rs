@@ -56,16 +56,15 @@ pub struct PageDeps {
     /// It has template errors.
     pub failed: bool,
     /// Files it included, in order, without repeats.
-    pub includes: Vec<String>,
+    pub includes: Vec<SitePath>,
     /// Files whose size, time or hash it printed.
-    pub stamped: Vec<String>,
+    pub stamped: Vec<SitePath>,
     /// Every file it looked up (includes, stamps, index files...).
-    pub inputs: Vec<String>,
+    pub inputs: Vec<SitePath>,
     /// Paths it looked for that did not exist: creating one changes the page.
-    pub missing: Vec<String>,
+    pub missing: Vec<SitePath>,
     /// The `.htaccess` files whose settings apply to it or to one of its inputs.
-    pub settings: Vec<String>,
-    pub(super) included: Vec<SitePath>,
+    pub settings: Vec<SitePath>,
     pub(super) state: PageState,
 }
 
@@ -78,8 +77,6 @@ pub(super) struct PageState {
     pub(super) digest: Digest,
     /// `frev` targets and their revved paths.
     pub(super) revved: Vec<(SitePath, SitePath)>,
-    pub(super) stamped_paths: Vec<SitePath>,
-    pub(super) missing_paths: Vec<SitePath>,
     /// Successful includes.
     pub(super) includes: usize,
     /// The newest version time among its inputs.
@@ -112,10 +109,6 @@ fn unique(paths: impl IntoIterator<Item = SitePath>) -> Vec<SitePath> {
     out
 }
 
-fn shown(paths: &[SitePath]) -> Vec<String> {
-    paths.iter().map(SitePath::display).collect()
-}
-
 impl PageDeps {
     pub(super) fn new(
         page: &SitePath,
@@ -125,8 +118,12 @@ impl PageDeps {
         cache: &crate::engine::templates::Cache,
         fs: &dyn crate::site::fs::FileSystem,
     ) -> PageDeps {
-        let included = unique(outcome.included.iter().cloned());
-        let inputs = unique(outcome.inputs.iter().map(|(p, _)| p.clone()));
+        // Every path the record keeps is the run's shared copy: a site's pages name
+        // the same few hundred files, and the record of 20,000 pages would otherwise
+        // hold a million copies of their names.
+        let shared = |p: &SitePath| cache.intern(p);
+        let includes = unique(outcome.included.iter().map(shared));
+        let inputs = unique(outcome.inputs.iter().map(|(p, _)| shared(p)));
         let mut settings = Vec::new();
         if !settings_files.is_empty() {
             let dirs = unique(
@@ -140,29 +137,29 @@ impl PageDeps {
                 }
             }
         }
-        let stamped = unique(outcome.stamped.iter().cloned());
-        let missing = unique(outcome.missing.iter().cloned());
-        let stamps = std::iter::once(page)
-            .chain(inputs.iter())
-            .filter_map(|p| Some((p.clone(), cache.stamp(fs, p)?)))
+        let stamped = unique(outcome.stamped.iter().map(shared));
+        let missing = unique(outcome.missing.iter().map(shared));
+        let stamps = std::iter::once(shared(page))
+            .chain(inputs.iter().cloned())
+            .filter_map(|p| {
+                let stamp = cache.stamp(fs, &p)?;
+                Some((p, stamp))
+            })
             .collect();
         PageDeps {
             page: page.display(),
             output: output.display(),
             partial: false,
             failed: false,
-            includes: shown(&included),
-            stamped: shown(&stamped),
-            inputs: shown(&inputs),
-            missing: shown(&missing),
-            settings: shown(&settings),
-            included,
+            includes,
+            stamped,
+            inputs,
+            missing,
+            settings,
             state: PageState {
                 stamps,
                 digest: Digest::default(),
                 revved: outcome.revved.clone(),
-                stamped_paths: stamped,
-                missing_paths: missing,
                 includes: outcome.includes,
                 newest: 0,
                 watched: outcome.read_watched,
@@ -191,13 +188,13 @@ pub(super) fn deps_json(deps: &[PageDeps]) -> String {
     use std::fmt::Write as _;
     let mut sorted: Vec<&PageDeps> = deps.iter().collect();
     sorted.sort_by(|a, b| a.page.cmp(&b.page));
-    let list = |out: &mut String, items: &[String]| {
+    let list = |out: &mut String, items: &[SitePath]| {
         out.push('[');
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&q(item));
+            out.push_str(&q(&item.display()));
         }
         out.push(']');
     };
@@ -318,11 +315,8 @@ pub(super) fn state_file(deps: &[PageDeps], site: &SiteState) -> Vec<u8> {
             hex_into(&mut out, s);
             out.push(b'\n');
         }
-        let lists: [(&[u8], &[SitePath]); 3] = [
-            (b"m", &st.missing_paths),
-            (b"i", &d.included),
-            (b"t", &st.stamped_paths),
-        ];
+        let lists: [(&[u8], &[SitePath]); 3] =
+            [(b"m", &d.missing), (b"i", &d.includes), (b"t", &d.stamped)];
         for (tag, paths) in lists {
             for p in paths {
                 out.extend_from_slice(tag);

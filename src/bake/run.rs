@@ -201,7 +201,7 @@ impl Baker {
         // copied, unless asked for; their errors are reported through the pages
         // that include them.
         let included: HashSet<&SitePath> =
-            runs.iter().flat_map(|r| r.deps.included.iter()).collect();
+            runs.iter().flat_map(|r| r.deps.includes.iter()).collect();
         let partial: Vec<bool> = runs
             .iter()
             .map(|r| !opts.publish_partials && included.contains(&r.input))
@@ -608,7 +608,7 @@ fn reused_run(input: &SitePath, output: &SitePath, deps: &PageDeps) -> PageRun {
         baked: Some(Baked {
             bytes: Vec::new(),
             includes: st.includes,
-            stamped: st.stamped_paths.clone(),
+            stamped: deps.stamped.clone(),
             revved: st.revved.clone(),
             newest: st.newest,
         }),

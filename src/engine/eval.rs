@@ -627,7 +627,7 @@ impl<'s> Rendering<'s> {
         let config = &self.settings.config;
         let dir = config
             .file(self.fs, &path)
-            .map(|i| i.settings)
+            .map(|i| i.settings.clone())
             .or_else(|_| {
                 config
                     .dir(self.fs, &path.parent())
@@ -1481,7 +1481,7 @@ impl<'s> Rendering<'s> {
                 .config
                 .dir(self.fs, &target.parent())
                 .ok()
-                .map(|d| d.file(target.file_name(), 0)),
+                .map(|d| Arc::new(d.file(target.file_name(), 0))),
         };
         if info.is_some_and(|i| i.is_parsed()) {
             self.set_query(args);

@@ -1,9 +1,9 @@
 //! The run's templates: each file parsed and linted at most once, on top of the
 //! site's file cache.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use ssibake_grammar::{Node, Tags};
 
@@ -99,6 +99,8 @@ pub(crate) struct Cache {
     /// `flastmod` texts by format and time: a site's pages stamp the same few
     /// hundred files with one or two formats, tens of thousands of times.
     times: RwLock<TimeTexts>,
+    /// One shared copy of each path the run records (see [`Cache::intern`]).
+    paths: Mutex<FxHashSet<SitePath>>,
 }
 
 /// Formatted local times, by `timefmt` then by time (one run has one zone).
@@ -116,6 +118,20 @@ impl Cache {
             files: FileCache::new(versions),
             parsed: OnceMap::new(),
             times: RwLock::new(TimeTexts::default()),
+            paths: Mutex::new(FxHashSet::default()),
+        }
+    }
+
+    /// The run's shared copy of `path` (equal bytes, one allocation for the run).
+    #[cfg_attr(not(feature = "bake"), allow(dead_code))]
+    pub(crate) fn intern(&self, path: &SitePath) -> SitePath {
+        let mut paths = self.paths.lock().unwrap_or_else(|p| p.into_inner());
+        match paths.get(path) {
+            Some(shared) => shared.clone(),
+            None => {
+                paths.insert(path.clone());
+                path.clone()
+            }
         }
     }
 

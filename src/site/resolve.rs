@@ -6,11 +6,15 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A normalised path relative to the document root: `/`-separated segments, no
 /// empty, `.` or `..` segment, no leading slash. The root itself is empty.
+///
+/// Shared bytes: a clone is a reference count, so the run's record of every page's
+/// inputs holds each of the site's paths once however many pages name it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SitePath(Vec<u8>);
+pub struct SitePath(Arc<[u8]>);
 
 /// Why a path was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -44,7 +48,7 @@ fn lossy(b: &[u8]) -> String {
 impl SitePath {
     /// The root directory.
     pub fn root() -> SitePath {
-        SitePath(Vec::new())
+        SitePath(Arc::from(&b""[..]))
     }
 
     /// Normalises a root-relative path (a leading `/` is allowed and ignored).
@@ -90,7 +94,7 @@ impl SitePath {
     /// The directory containing this path.
     pub fn parent(&self) -> SitePath {
         match memchr::memrchr(b'/', &self.0) {
-            Some(i) => SitePath(self.0[..i].to_vec()),
+            Some(i) => SitePath(Arc::from(&self.0[..i])),
             None => SitePath::root(),
         }
     }
@@ -131,7 +135,7 @@ fn normalise(base: &SitePath, path: &[u8]) -> Option<SitePath> {
             s => segments.push(s),
         }
     }
-    Some(SitePath(segments.join(&b'/')))
+    Some(SitePath(Arc::from(segments.join(&b'/'))))
 }
 
 /// Resolves `<!--#... file="value" -->` against the directory of `document`.

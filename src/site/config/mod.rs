@@ -247,8 +247,9 @@ pub(crate) struct FileInfo {
     pub(crate) handler: Option<Set<Vec<u8>>>,
     /// Every INCLUDES filter added, with where it came from.
     pub(crate) filters: Vec<Source>,
-    /// The settings in force for this file (`<Files>` sections included).
-    pub(crate) settings: Settings,
+    /// The settings in force for this file (`<Files>` sections included): its
+    /// directory's, shared, unless a `<Files>` section applies.
+    pub(crate) settings: Arc<Settings>,
 }
 
 impl FileInfo {
@@ -452,7 +453,7 @@ pub(crate) struct DirConfig {
     allow_override: AllowOverride,
     /// The walk merged onto the server configuration.
     merged: Section,
-    settings: Settings,
+    settings: Arc<Settings>,
     shared: Arc<Shared>,
 }
 
@@ -483,7 +484,7 @@ impl DirConfig {
     }
 
     /// The directory's own settings (no `<Files>` section applied).
-    pub(crate) fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Arc<Settings> {
         &self.settings
     }
 
@@ -510,7 +511,7 @@ impl DirConfig {
             None => &self.merged,
         };
         let settings = match &files {
-            Some(_) => Settings::new(conf, &self.shared),
+            Some(_) => Arc::new(Settings::new(conf, &self.shared)),
             None => self.settings.clone(),
         };
         // mod_mime.c:find_ct
@@ -619,7 +620,7 @@ pub(crate) struct SiteConfig {
     shared: Arc<Shared>,
     cache: OnceMap<SitePath, Result<Arc<DirConfig>, ConfigError>>,
     /// Each file's treatment, stat'ed once per file.
-    files: OnceMap<SitePath, Result<FileInfo, ConfigError>>,
+    files: OnceMap<SitePath, Result<Arc<FileInfo>, ConfigError>>,
 }
 
 impl std::fmt::Debug for SiteConfig {
@@ -800,8 +801,9 @@ impl SiteConfig {
         &self,
         fs: &dyn FileSystem,
         path: &SitePath,
-    ) -> Result<FileInfo, ConfigError> {
-        self.files.get_or_init(path, || self.compute_file(fs, path))
+    ) -> Result<Arc<FileInfo>, ConfigError> {
+        self.files
+            .get_or_init(path, || self.compute_file(fs, path).map(Arc::new))
     }
 
     fn compute_file(&self, fs: &dyn FileSystem, path: &SitePath) -> Result<FileInfo, ConfigError> {
@@ -854,7 +856,7 @@ impl SiteConfig {
         fs: &dyn FileSystem,
         path: &SitePath,
     ) -> Result<String, ConfigError> {
-        let mut info = self.file(fs, path)?;
+        let mut info = FileInfo::clone(&*self.file(fs, path)?);
         info.name = path.as_bytes().to_vec();
         Ok(info.explain())
     }
@@ -929,7 +931,7 @@ impl SiteConfig {
             Some(w) => Section::merge(&self.server_section, w),
             None => self.server_section.clone(),
         };
-        let settings = Settings::new(&merged, &self.shared);
+        let settings = Arc::new(Settings::new(&merged, &self.shared));
         Ok(Arc::new(DirConfig {
             path: dir.clone(),
             walk,
@@ -1009,7 +1011,7 @@ mod tests {
     fn info(cfg: &SiteConfig, fs: &MemoryFs, path: &str) -> FileInfo {
         let p = sp(path);
         let got = if fs.metadata(&p).is_ok() {
-            cfg.file(fs, &p)
+            cfg.file(fs, &p).map(|i| FileInfo::clone(&i))
         } else {
             cfg.dir(fs, &p.parent())
                 .map(|d| d.file(p.file_name(), 0o644))
