@@ -61,6 +61,7 @@ pub use bake::client;
 #[cfg(feature = "bake")]
 pub use bake::{BakeError, BakeOptions, BakeReport, BakedFile, Difference, PageDeps};
 pub use engine::baker::{Baker, BakerBuilder, Rendered};
+pub use engine::compat::{ApacheVersion, ApacheVersionError};
 pub use engine::diag::{Code, Diagnostic, Location, RenderOptions, Severity, Sources};
 pub use engine::errors::{Error, TemplateErrors};
 pub use engine::eval::OnError;

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 use ssibake::{Baker, OnError, Zone};
-use support::apache::{apache_or_skip, Apache, VHost};
+use support::apache::{apache_or_skip, apache_version, Apache, VHost};
 use support::diff::diff;
 use support::fixture;
 
@@ -499,6 +499,8 @@ fn apache_fuzz() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let tz = "America/New_York";
+    // ssibake reproduces the release that serves (src/engine/compat.rs).
+    let version: ssibake::ApacheVersion = apache_version(&bin).parse().unwrap();
     let tmp = fixture::temp_parent("ssibake-fuzz-");
     fixture::check_parents_traversable(tmp.path()).unwrap();
     let mut mismatches = Vec::new();
@@ -533,6 +535,7 @@ fn apache_fuzz() {
             .root(&root)
             .on_error(OnError::Errmsg)
             .legacy_expr(legacy)
+            .apache_version(version)
             .time_zone(Zone::from_tz(Some(tz)).unwrap())
             .define("X", "a")
             .build()

@@ -72,7 +72,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use support::apache::{apache_or_skip, Apache, VHost};
+use support::apache::{apache_or_skip, apache_version, Apache, VHost};
 use support::fixture;
 
 const TZ: &str = "UTC";
@@ -1057,11 +1057,14 @@ struct Bake {
     command: String,
 }
 
-fn bake(root: &Path, out: &Path) -> Bake {
+fn bake(root: &Path, out: &Path, version: &str) -> Bake {
     let bin = env!("CARGO_BIN_EXE_ssibake");
     let o = Command::new(bin)
         .env_clear()
         .env("TZ", TZ)
+        // The release that serves (src/engine/compat.rs).
+        .arg("--apache-version")
+        .arg(version)
         .arg("--root")
         .arg(root)
         .arg("--out")
@@ -1268,6 +1271,7 @@ fn apache_tree_fuzz() {
     let Some(bin) = apache_or_skip("apache_tree_fuzz") else {
         return;
     };
+    let version = apache_version(&bin);
     let started = Instant::now();
     // SSIBAKE_TREE_FUZZ_DIR=DIR replays a kept (or hand-reduced) tree, e.g.
     // `<target>/tree-fuzz/<seed>/site`, as "seed 0".
@@ -1313,7 +1317,7 @@ fn apache_tree_fuzz() {
             totals.trees += 1;
             let root = &vh.root;
             let out = root.parent().unwrap().join("out");
-            let b = bake(root, &out);
+            let b = bake(root, &out, &version);
             let root_s = root.to_string_lossy().into_owned();
             let host = format!("{}.test", vh.name);
             let list = if replay.is_some() {

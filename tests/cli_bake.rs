@@ -1682,3 +1682,56 @@ fn the_command_line_behaves_as_cargo_users_expect() {
     assert!(lines[0].starts_with("site/bad.shtml:2:6: error: unknown directive `#nope`"));
     assert!(lines[1].starts_with("site/bad.shtml:3:"));
 }
+
+/// Apache releases differ: before 2.4.68 an `#if` whose condition errors still prints
+/// its body (Debian 12 ships 2.4.67). `--apache-version` and `apache-version` in
+/// `ssibake.toml` choose the release; the flag wins; a value that is not a 2.4 release
+/// is a usage error.
+#[test]
+fn apache_version_flag_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    write(
+        &site,
+        "a.shtml",
+        "<!--#if expr=\"bogus word\" -->1<!--#else -->2<!--#endif -->3",
+    );
+    let err = "[an error occurred while processing this directive]";
+    let render = |extra: &[&str], code: i32| {
+        let mut args = vec!["--root", "site", "--on-error", "errmsg"];
+        args.extend_from_slice(extra);
+        args.push("site/a.shtml");
+        run_expect(ssibake(tmp.path()).args(&args), code)
+    };
+    assert_eq!(render(&[], 0).stdout_text(), format!("{err}3"));
+    assert_eq!(
+        render(&["--apache-version", "2.4.67"], 0).stdout_text(),
+        format!("{err}13")
+    );
+    assert_eq!(
+        render(&["--apache-version", "Apache/2.4.68"], 0).stdout_text(),
+        format!("{err}3")
+    );
+    write(&site, "ssibake.toml", "apache-version = \"2.4.62\"\n");
+    assert_eq!(render(&[], 0).stdout_text(), format!("{err}13"));
+    assert_eq!(
+        render(&["--apache-version", "2.4.71"], 0).stdout_text(),
+        format!("{err}3")
+    );
+    write(&site, "ssibake.toml", "apache-version = \"2.2.34\"\n");
+    let r = render(&[], 2);
+    assert!(r.stderr.contains("apache-version"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`2.2.34` is not an Apache httpd 2.4 release"),
+        "{}",
+        r.stderr
+    );
+    let r = render(&["--apache-version", "2.4"], 2);
+    assert!(
+        r.stderr
+            .contains("`2.4` is not an Apache httpd 2.4 release"),
+        "{}",
+        r.stderr
+    );
+}

@@ -8,6 +8,10 @@
 //!   that Apache also serves (`apache = true`) are checked in errmsg mode against
 //!   `expected.html` as well.
 //!
+//! * A case with `expected.before-2.4.68.html` (recorded from an Apache older than 2.4.68,
+//!   where that release serves other bytes) is also rendered with `--apache-version 2.4.67`
+//!   and compared with it.
+//!
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the `expected.stderr` files from ssibake's
 //! diagnostics (review the changes before committing). `SSIBAKE_CASES=lex-,echo-` selects cases.
 
@@ -18,7 +22,7 @@ use std::path::Path;
 
 use support::diff::diff;
 use support::fixture::{self, Case, Mode};
-use support::run::{normalize_stderr, run_ssibake, Output};
+use support::run::{normalize_stderr, run_ssibake, run_ssibake_as, Output};
 use support::{env_flag, Failures};
 
 fn stderr_excerpt(out: &Output) -> String {
@@ -34,7 +38,16 @@ fn stderr_excerpt(out: &Output) -> String {
 }
 
 fn check_errmsg(case: &Case, root: &Path) -> Option<String> {
-    let path = case.expected_html_path();
+    check_errmsg_as(case, root, None)
+}
+
+/// `check_errmsg` as the Apache release `version` (`--apache-version`), against that
+/// release's recording.
+fn check_errmsg_as(case: &Case, root: &Path, version: Option<&str>) -> Option<String> {
+    let path = match version {
+        Some(v) => case.expected_html_path_for(v),
+        None => case.expected_html_path(),
+    };
     let expected = match fs::read(&path) {
         Ok(b) => b,
         Err(_) if case.apache => {
@@ -51,7 +64,7 @@ fn check_errmsg(case: &Case, root: &Path) -> Option<String> {
             ))
         }
     };
-    let out = run_ssibake(case, root, Mode::Errmsg);
+    let out = run_ssibake_as(case, root, Mode::Errmsg, version);
     if out.code == Some(0) && out.stdout == expected {
         return None;
     }
@@ -62,7 +75,7 @@ fn check_errmsg(case: &Case, root: &Path) -> Option<String> {
         out.describe_status()
     ));
     r.push_str(&diff(
-        "expected.html",
+        &path.file_name().unwrap().to_string_lossy(),
         &expected,
         "ssibake stdout",
         &out.stdout,
@@ -140,6 +153,12 @@ fn golden() {
     let mut blessed = Vec::new();
     for case in &cases {
         let root = case.materialize(tmp.path());
+        // What Apache before 2.4.68 serves, where it differs (src/engine/compat.rs).
+        if case.expected_before_2_4_68_path().is_file() {
+            if let Some(r) = check_errmsg_as(case, &root, Some(fixture::BEFORE_2_4_68)) {
+                failures.add(&format!("{} (--apache-version 2.4.67)", case.name), r);
+            }
+        }
         match case.mode {
             Mode::Errmsg => {
                 if let Some(r) = check_errmsg(case, &root) {

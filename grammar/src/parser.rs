@@ -133,11 +133,15 @@ fn directive<'a>(
         }
     };
     let end_at = offset(source, rest);
+    // An exact-size list of its own; the scratch list keeps its capacity for the
+    // next directive (`mem::take` would hand over the big buffer and lose it).
+    #[allow(clippy::drain_collect)]
+    let args = scratch.drain(..).collect();
     Some((
         Directive {
             span: Span::new(start, end_at),
             name,
-            args: scratch.drain(..).collect(),
+            args,
             malformed,
         },
         end_at,

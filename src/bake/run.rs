@@ -551,12 +551,13 @@ impl Baker {
         let mut defines = s.defines.clone();
         defines.sort();
         format!(
-            "ssibake {} | {:?} | {:?} {} {} | {:?} | {:?} | {:?} | {} | {:?} {:?} {:?} {:?} {} {}",
+            "ssibake {} | {:?} | {:?} {} {} {} | {:?} | {:?} | {:?} | {} | {:?} {:?} {:?} {:?} {} {}",
             env!("CARGO_PKG_VERSION"),
             defines,
             s.on_error,
             s.legacy_expr,
             s.apache_only,
+            s.apache_version,
             s.zone,
             s.server,
             self.versions.from(),

@@ -27,6 +27,8 @@ pub(crate) struct Config {
     pub(crate) on_error: Option<OnError>,
     /// The legacy `#if` syntax.
     pub(crate) legacy_expr: Option<bool>,
+    /// The Apache release reproduced (`"2.4.67"`).
+    pub(crate) apache_version: Option<String>,
     /// `SERVER_NAME`.
     pub(crate) server_name: Option<String>,
     /// `SERVER_PORT`.

@@ -11,6 +11,7 @@ pub(crate) mod config;
 
 use crate::bake::{unified_diff, write_atomically, BakeError, BakeOptions, BakeReport, Difference};
 use crate::engine::baker::Baker;
+use crate::engine::compat::ApacheVersion;
 use crate::engine::errors::{Error, TemplateErrors};
 use crate::engine::eval::OnError;
 use crate::format::timefmt::Zone;
@@ -165,6 +166,12 @@ pub struct Args {
     /// Evaluate #if with the legacy expression syntax (SSILegacyExprParser on).
     #[arg(long, help_heading = "What templates see")]
     legacy_expr: bool,
+
+    /// The Apache httpd 2.4 release to reproduce where releases differ, as
+    /// `apache2 -v` prints it [default: 2.4.71]. Before 2.4.68 an #if whose
+    /// condition cannot be evaluated still prints its body (in errmsg mode).
+    #[arg(long, help_heading = "What templates see", value_name = "2.4.N")]
+    apache_version: Option<ApacheVersion>,
 
     /// Read the server's settings for the site from this Apache configuration file
     /// (a server or virtual-host snippet: <Directory> blocks mapped onto the root,
@@ -610,12 +617,21 @@ fn run(args: Args) -> Exit {
     if strict_git && mtime_from != MtimeFrom::Git {
         return usage("--strict-git only applies with --mtime-from git");
     }
+    let apache_version = match (args.apache_version, &config.apache_version) {
+        (Some(v), _) => v,
+        (None, Some(text)) => match text.parse() {
+            Ok(v) => v,
+            Err(e) => return usage(format!("ssibake.toml: apache-version: {e}")),
+        },
+        (None, None) => ApacheVersion::LATEST,
+    };
     let mut builder = Baker::builder()
         .root(&root)
         .legacy_expr(args.legacy_expr || config.legacy_expr.unwrap_or(false))
         .time_zone(zone)
         .on_error(on_error)
         .apache_only(args.apache_only || config.apache_only.unwrap_or(false))
+        .apache_version(apache_version)
         .mtime_from(mtime_from)
         .strict_git(strict_git);
     if let Some(name) = args.server_name.as_ref().or(config.server_name.as_ref()) {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use std::io;
 
+use crate::engine::compat::ApacheVersion;
 use crate::engine::diag::{Diagnostic, RenderOptions, Sources};
 use crate::engine::errors::{Error, TemplateErrors};
 use crate::engine::eval::{OnError, Outcome, Rendering, Server, Settings};
@@ -43,6 +44,7 @@ pub struct BakerBuilder {
     zone: Option<Zone>,
     now: Option<i64>,
     apache_only: bool,
+    apache_version: ApacheVersion,
     mtime_from: MtimeFrom,
     strict_git: bool,
     directory_index: Option<Vec<Vec<u8>>>,
@@ -171,6 +173,14 @@ impl BakerBuilder {
         self
     }
 
+    /// The Apache httpd 2.4 release whose output to reproduce where releases
+    /// differ (default [`ApacheVersion::LATEST`]): before 2.4.68 an `#if` whose
+    /// condition errors still prints its body (see [`ApacheVersion`]).
+    pub fn apache_version(mut self, version: ApacheVersion) -> Self {
+        self.apache_version = version;
+        self
+    }
+
     /// Where the times `flastmod`, `LAST_MODIFIED` and stable output times use
     /// come from (default [`MtimeFrom::Fs`], Apache's file times). With
     /// [`MtimeFrom::Git`] the history is read once, when the baker is built.
@@ -246,6 +256,7 @@ impl BakerBuilder {
                 zone: self.zone.unwrap_or_else(Zone::utc),
                 now,
                 apache_only: self.apache_only,
+                apache_version: self.apache_version,
                 server,
                 watched: Vec::new(),
             },

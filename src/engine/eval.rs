@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use ssibake_grammar::{Arg, Directive, Node, Span};
 
+use crate::engine::compat::ApacheVersion;
 use crate::engine::condition;
 use crate::engine::diag::{Code, Diagnostic, Location, Severity, Sources};
 use crate::engine::expr::{self, Backrefs, Vars};
@@ -63,6 +64,8 @@ pub(crate) struct Settings {
     pub(crate) now: i64,
     /// Refuse ssibake's extensions (`#fhash`, `#frev`, `config hashlen`).
     pub(crate) apache_only: bool,
+    /// The Apache release reproduced where releases differ.
+    pub(crate) apache_version: ApacheVersion,
     /// What the server's configuration says of itself.
     pub(crate) server: Server,
     /// Variables whose reading is recorded in [`Outcome::read_watched`] (the build
@@ -1801,9 +1804,13 @@ impl<'s> Rendering<'s> {
         }
     }
 
-    /// The error state of httpd 2.4.68+: nothing prints, and `else` is inert
-    /// until `endif` (a later true `elif` prints its body, and the `else` body too).
-    fn errored(doc: &mut Doc) {
+    /// After an `if`/`elif` error. httpd 2.4.68+: nothing prints, and `else` is
+    /// inert until `endif` (a later true `elif` prints its body, and the `else` body
+    /// too). Before 2.4.68 the flags are left as they were (see `compat`).
+    fn errored(&self, doc: &mut Doc) {
+        if !self.settings.apache_version.if_error_hides_branches() {
+            return;
+        }
         doc.printing = false;
         doc.cond_true = false;
         doc.errored = true;
@@ -1817,7 +1824,7 @@ impl<'s> Rendering<'s> {
             return;
         }
         let Ok(arg) = self.expr_arg(doc, d) else {
-            return Self::errored(doc);
+            return self.errored(doc);
         };
         // A true or false `if` leaves an earlier error's mark alone: only `endif`
         // clears it, so an `if` nested in a branch after an error has an inert
@@ -1831,7 +1838,7 @@ impl<'s> Rendering<'s> {
                 doc.printing = false;
                 doc.cond_true = false;
             }
-            Err(()) => Self::errored(doc),
+            Err(()) => self.errored(doc),
         }
         doc.nesting = 0;
     }
@@ -1851,7 +1858,7 @@ impl<'s> Rendering<'s> {
             );
         }
         let Ok(arg) = self.expr_arg(doc, d) else {
-            return Self::errored(doc);
+            return self.errored(doc);
         };
         if doc.cond_true {
             doc.printing = false;
@@ -1866,7 +1873,7 @@ impl<'s> Rendering<'s> {
                 doc.printing = false;
                 doc.cond_true = false;
             }
-            Err(()) => Self::errored(doc),
+            Err(()) => self.errored(doc),
         }
     }
 

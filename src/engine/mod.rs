@@ -10,11 +10,13 @@
 //! - [`eval`]: walks the tree, element by element; [`limits`] bounds it;
 //! - [`condition`] and [`expr`]: `#if` in both syntaxes; [`subst`]: `$var` substitution;
 //!   [`vars`]: the variables a page sees (only those given to it, never the environment);
+//! - [`compat`]: the Apache release reproduced, where releases differ;
 //! - [`lint`]: strict-mode checks before evaluation; [`diag`] and [`errors`]: what goes wrong.
 //!
 //! [`Baker`]: baker::Baker
 
 pub(crate) mod baker;
+pub(crate) mod compat;
 pub(crate) mod condition;
 pub(crate) mod diag;
 pub(crate) mod errors;

@@ -69,6 +69,23 @@ pub fn find_apache() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// The release of the Apache binary (`2.4.67`), from `apache2 -v`.
+pub fn apache_version(bin: &Path) -> String {
+    let out = Command::new(bin)
+        .arg("-v")
+        .output()
+        .unwrap_or_else(|e| panic!("{} -v: {e}", bin.display()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("Apache/"))
+        .map(|v| {
+            v.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect()
+        })
+        .unwrap_or_else(|| panic!("{} -v printed no version:\n{text}", bin.display()))
+}
+
 /// `Some(binary)`, or `None` after a loud skip message. Under `CI=true` a missing Apache
 /// is a test failure, never a skip.
 pub fn apache_or_skip(test: &str) -> Option<PathBuf> {

@@ -204,9 +204,37 @@ fn load_case(dir: &Path) -> Result<Case, String> {
     })
 }
 
+/// The last Apache release before 2.4.68, whose erroring `#if` still prints its body:
+/// cases where it differs carry `expected.before-2.4.68.html` recorded from it.
+pub const BEFORE_2_4_68: &str = "2.4.67";
+
+/// True for an Apache release (`2.4.67`) older than 2.4.68.
+pub fn is_before_2_4_68(version: &str) -> bool {
+    let patch = version
+        .strip_prefix("2.4.")
+        .and_then(|p| p.parse::<u32>().ok());
+    matches!(patch, Some(p) if p < 68)
+}
+
 impl Case {
     pub fn expected_html_path(&self) -> PathBuf {
         self.dir.join("expected.html")
+    }
+
+    /// What Apache before 2.4.68 serves, where that differs from `expected.html`.
+    pub fn expected_before_2_4_68_path(&self) -> PathBuf {
+        self.dir.join("expected.before-2.4.68.html")
+    }
+
+    /// The recorded output of the Apache release `version`: `expected.html`, or for a
+    /// release before 2.4.68 `expected.before-2.4.68.html` when the case has one.
+    pub fn expected_html_path_for(&self, version: &str) -> PathBuf {
+        let before = self.expected_before_2_4_68_path();
+        if is_before_2_4_68(version) && before.is_file() {
+            before
+        } else {
+            self.expected_html_path()
+        }
     }
 
     pub fn expected_stderr_path(&self) -> PathBuf {

@@ -37,6 +37,16 @@ pub fn binary() -> &'static str {
 
 /// Renders the case's page from the materialised `root`.
 pub fn run_ssibake(case: &Case, root: &Path, mode: Mode) -> Output {
+    run_ssibake_as(case, root, mode, None)
+}
+
+/// [`run_ssibake`] reproducing the Apache release `apache_version` (`--apache-version`).
+pub fn run_ssibake_as(
+    case: &Case,
+    root: &Path,
+    mode: Mode,
+    apache_version: Option<&str>,
+) -> Output {
     let page = root.join(&case.page);
     let mut cmd = Command::new(binary());
     cmd.env_clear()
@@ -56,6 +66,9 @@ pub fn run_ssibake(case: &Case, root: &Path, mode: Mode) -> Output {
     }
     if let Some(conf) = &case.apache_conf {
         cmd.arg("--apache-conf").arg(conf);
+    }
+    if let Some(v) = apache_version {
+        cmd.arg("--apache-version").arg(v);
     }
     cmd.arg(&page);
     let mut command = format!(
@@ -78,6 +91,9 @@ pub fn run_ssibake(case: &Case, root: &Path, mode: Mode) -> Output {
     }
     if let Some(conf) = &case.apache_conf {
         command.push_str(&format!(" --apache-conf {}", conf.display()));
+    }
+    if let Some(v) = apache_version {
+        command.push_str(&format!(" --apache-version {v}"));
     }
     command.push_str(&format!(" {}", page.display()));
 
