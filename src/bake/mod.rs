@@ -63,6 +63,15 @@ pub(crate) fn clean_up_interrupted(out: &Path) -> usize {
     }
 }
 
+/// Removes the `.ssibake-` temporaries of an interrupted `--in-place` run (or
+/// single-file write) beside their targets, after letting an in-place
+/// transaction's renames end if they began. The command line calls it from its
+/// SIGINT/SIGTERM handler just before exiting.
+#[cfg(feature = "cli")]
+pub(crate) fn clean_up_in_place() -> usize {
+    write::interrupt_in_place()
+}
+
 impl Baker {
     /// How many pages a bake with `opts` would render.
     pub fn count_pages(&self, opts: &BakeOptions) -> Result<usize, BakeError> {
