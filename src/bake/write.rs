@@ -220,9 +220,10 @@ const JOURNAL: &str = ".ssibake/in-place-journal";
 /// (a `.ssibake-` temporary, mode and owner kept) and synced, the list of renames
 /// is written to a journal and synced, and only then is each file renamed over
 /// its target; the journal goes last. A run killed before the journal is complete
-/// leaves the old set (and temporaries the next run removes); one killed during
-/// the renames is finished by the next run ([`finish_in_place`]). Returns how many
-/// files changed.
+/// leaves the old set (its temporaries are removed on SIGINT/SIGTERM, see
+/// [`interrupt_in_place`]; a SIGKILL leaves them, never published); one killed
+/// during the renames is finished by the next run ([`finish_in_place`]). Returns
+/// how many files changed.
 pub(super) fn replace_all(
     root: &Path,
     files: &[(PathBuf, &[u8], Option<i64>)],
