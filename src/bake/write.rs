@@ -221,9 +221,9 @@ const JOURNAL: &str = ".ssibake/in-place-journal";
 /// is written to a journal and synced, and only then is each file renamed over
 /// its target; the journal goes last. A run killed before the journal is complete
 /// leaves the old set (its temporaries are removed on SIGINT/SIGTERM, see
-/// [`interrupt_in_place`]; a SIGKILL leaves them, never published); one killed
-/// during the renames is finished by the next run ([`finish_in_place`]). Returns
-/// how many files changed.
+/// [`interrupt_in_place`]; those a SIGKILL leaves, never published, the next run
+/// removes, see [`remove_dead_temporaries`]); one killed during the renames is
+/// finished by the next run ([`finish_in_place`]). Returns how many files changed.
 pub(super) fn replace_all(
     root: &Path,
     files: &[(PathBuf, &[u8], Option<i64>)],
@@ -311,7 +311,7 @@ fn commit_all(root: &Path, staged: &[(PathBuf, PathBuf)], fsync: bool) -> io::Re
     }
     // Written as write_atomically does, but under the lock already held.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".ssibake-")
+        .prefix(&format!(".ssibake-{}-", std::process::id()))
         .tempfile_in(journal.parent().unwrap_or(root))?;
     finish_atomically(&mut tmp, &journal, |f| f.write_all(&text))?;
     tmp.persist(&journal).map_err(|e| e.error)?;
@@ -965,11 +965,50 @@ fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
     }
+    // The process's ID in the name: a later run can tell a dead run's temporary
+    // from a live one's ([`remove_dead_temporaries`]).
     let tmp = tempfile::Builder::new()
-        .prefix(".ssibake-")
+        .prefix(&format!(".ssibake-{}-", std::process::id()))
         .tempfile_in(dir)?;
     temps.insert(tmp.path().to_path_buf());
     Ok(tmp)
+}
+
+/// Removes from `dir` the temporaries of killed runs beside files (`--in-place`,
+/// single-file writes): regular files named `.ssibake-PID-XXXXXX` whose process
+/// is no longer alive. (A SIGKILL leaves them; SIGINT and SIGTERM do not.) Called
+/// by `--in-place` under the lock on its root, after a killed run's journal was
+/// finished, so nothing a journal names is removed. Returns how many it removed.
+pub(super) fn remove_dead_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(b".ssibake-") else {
+            continue;
+        };
+        let Some((pid, _)) = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(pid, tail)| Some((pid.parse::<i32>().ok()?, tail)))
+        else {
+            continue;
+        };
+        let dead = match rustix::process::Pid::from_raw(pid) {
+            Some(pid) => rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH),
+            None => true,
+        };
+        if dead
+            && pid != std::process::id() as i32
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The temporary at `path` is renamed or removed: no longer this process's to
