@@ -203,6 +203,28 @@ fn a_killed_in_place_run_leaves_the_old_set_or_one_the_next_run_finishes() {
         }
     }
     eprintln!("states after a kill: {states:?}");
+    // What the killed runs left beside the pages (their temporaries) is removed by
+    // the next run.
+    let o = Command::new(bin)
+        .arg("--root")
+        .arg(&site)
+        .args(["--in-place", "-q", "-D", "V=new"])
+        .args(names.iter().map(|n| site.join(n)))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let left: Vec<String> = walkdir::WalkDir::new(&site)
+        .into_iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ssibake-"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{} temporaries of killed runs stayed (first: {:?})",
+        left.len(),
+        left.first()
+    );
 }
 
 /// Issue 13: SIGTERM and SIGINT during a bake remove its staging tree before the

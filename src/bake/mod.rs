@@ -43,9 +43,9 @@ use report::{io_err, write_err};
 use run::Ran;
 use write::{
     absolute, finish_in_place, foreign_output, keep_revved, lock_dir, prune_revved_in_place,
-    read_previous, remove_leftovers, removed_files, replace_all, staging_dir, swap_into_place,
-    sync_dir, sync_tree, write_if_changed, write_marker, write_revved_in_place, CheckSink, DirSink,
-    InPlaceSink, MemorySink, Sink,
+    read_previous, remove_dead_temporaries, remove_leftovers, removed_files, replace_all,
+    staging_dir, swap_into_place, sync_dir, sync_tree, write_if_changed, write_marker,
+    write_revved_in_place, CheckSink, DirSink, InPlaceSink, MemorySink, Sink,
 };
 
 /// Removes what an interrupted bake into `out` left beside it (its staging tree
@@ -61,6 +61,15 @@ pub(crate) fn clean_up_interrupted(out: &Path) -> usize {
         Some(parent) => write::interrupt_and_clean(&parent),
         None => 0,
     }
+}
+
+/// Removes the `.ssibake-` temporaries of an interrupted `--in-place` run (or
+/// single-file write) beside their targets, after letting an in-place
+/// transaction's renames end if they began. The command line calls it from its
+/// SIGINT/SIGTERM handler just before exiting.
+#[cfg(feature = "cli")]
+pub(crate) fn clean_up_in_place() -> usize {
+    write::interrupt_in_place()
 }
 
 impl Baker {
@@ -290,8 +299,19 @@ impl Baker {
                 other => other,
             });
         }
-        // A run killed during its renames is finished first.
+        // Runs in place on one root take turns (an advisory lock on the root, as
+        // a tree bake locks its output's parent); a run killed during its renames
+        // is finished first, then what killed runs left beside the pages removed.
+        let _lock = lock_dir(&root);
         finish_in_place(&root).map_err(|e| BakeError::Other(write_err(&root, e)))?;
+        let dirs: BTreeSet<std::path::PathBuf> = paths
+            .iter()
+            .filter_map(|p| root.join(p.to_path()).parent().map(Path::to_path_buf))
+            .chain([root.join(".ssibake")])
+            .collect();
+        for dir in &dirs {
+            remove_dead_temporaries(dir);
+        }
         let previous = read_previous(&root.join(record::BUILDS));
         let sink = InPlaceSink::default();
         let opts_all = opts.clone().with_publish_partials(true);

@@ -67,16 +67,29 @@ pub(super) fn read_record(out: &Path) -> Option<Vec<u8>> {
 
 /// The revved copy of `file` beside it, unless a file of that name and size is
 /// already there (the name carries the content's hash).
+///
+/// The copy is streamed from the descriptor opened beneath the root (the file the
+/// hash was taken of), so a revved file of any size is made in constant memory.
 pub(super) fn write_revved_in_place(
     baker: &Baker,
     file: &SitePath,
     target: &Path,
     mtime: Option<i64>,
 ) -> io::Result<()> {
-    let bytes = baker.fs.read(file)?;
-    let present = std::fs::metadata(target).is_ok_and(|m| m.len() == bytes.len() as u64);
-    if !present {
-        write_atomically(target, &bytes)?;
+    match baker.fs.open_file(file) {
+        Ok(mut from) => {
+            let len = from.metadata()?.len();
+            if !std::fs::metadata(target).is_ok_and(|m| m.len() == len) {
+                copy_atomically(&mut from, target)?;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+            let bytes = baker.fs.read(file)?;
+            if !std::fs::metadata(target).is_ok_and(|m| m.len() == bytes.len() as u64) {
+                write_atomically(target, &bytes)?;
+            }
+        }
+        Err(e) => return Err(e),
     }
     if let Some(t) = mtime {
         filetime::set_file_mtime(target, filetime::FileTime::from_unix_time(t, 0))?;
@@ -207,15 +220,39 @@ const JOURNAL: &str = ".ssibake/in-place-journal";
 /// (a `.ssibake-` temporary, mode and owner kept) and synced, the list of renames
 /// is written to a journal and synced, and only then is each file renamed over
 /// its target; the journal goes last. A run killed before the journal is complete
-/// leaves the old set (and temporaries the next run removes); one killed during
-/// the renames is finished by the next run ([`finish_in_place`]). Returns how many
-/// files changed.
+/// leaves the old set (its temporaries are removed on SIGINT/SIGTERM, see
+/// [`interrupt_in_place`]; those a SIGKILL leaves, never published, the next run
+/// removes, see [`remove_dead_temporaries`]); one killed during the renames is
+/// finished by the next run ([`finish_in_place`]). Returns how many files changed.
 pub(super) fn replace_all(
     root: &Path,
     files: &[(PathBuf, &[u8], Option<i64>)],
     fsync: bool,
 ) -> io::Result<usize> {
     let mut staged = Vec::new();
+    let result =
+        stage_all(files, fsync, &mut staged).and_then(|()| commit_all(root, &staged, fsync));
+    if result.is_err() {
+        // Before the journal (or without one): the old set stays, and the
+        // temporaries go. A journal that was written keeps them for the next run.
+        let mut temps = temps();
+        for (tmp, _) in &staged {
+            // (Those the journal names were taken off the list when it was written.)
+            if temps.remove(tmp) {
+                let _ = std::fs::remove_file(tmp);
+            }
+        }
+    }
+    result.map(|()| staged.len())
+}
+
+/// Writes each new file beside its target (see [`replace_all`]), noting in
+/// `staged` the temporaries made.
+fn stage_all(
+    files: &[(PathBuf, &[u8], Option<i64>)],
+    fsync: bool,
+    staged: &mut Vec<(PathBuf, PathBuf)>,
+) -> io::Result<()> {
     for (target, bytes, mtime) in files {
         if holds(target, bytes) {
             if let Some(t) = mtime {
@@ -223,10 +260,8 @@ pub(super) fn replace_all(
             }
             continue;
         }
-        let dir = target.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".ssibake-")
-            .tempfile_in(dir)?;
+        let mut tmp = temp_beside(target)?;
+        staged.push((tmp.path().to_path_buf(), target.clone()));
         tmp.write_all(bytes)?;
         let old = std::fs::metadata(target).ok();
         let perms = old
@@ -248,25 +283,43 @@ pub(super) fn replace_all(
             tmp.as_file().sync_all()?;
         }
         // Kept on disk under its temporary name until the journal says where it goes.
-        let (_, path) = tmp.keep().map_err(|e| e.error)?;
-        staged.push((path, target.clone()));
+        tmp.keep().map_err(|e| e.error)?;
     }
+    Ok(())
+}
+
+/// The journal of `staged`, then the renames (see [`replace_all`]). Holds the
+/// temporaries' lock throughout: a signal waits for the renames to end.
+fn commit_all(root: &Path, staged: &[(PathBuf, PathBuf)], fsync: bool) -> io::Result<()> {
     if staged.is_empty() {
-        return Ok(0);
+        return Ok(());
+    }
+    let mut temps = temps();
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
     }
     let journal = root.join(JOURNAL);
     if let Some(d) = journal.parent() {
         std::fs::create_dir_all(d)?;
     }
     let mut text = Vec::new();
-    for (tmp, target) in &staged {
+    for (tmp, target) in staged {
         text.extend_from_slice(tmp.as_os_str().as_encoded_bytes());
         text.push(0);
         text.extend_from_slice(target.as_os_str().as_encoded_bytes());
         text.push(0);
     }
-    write_atomically(&journal, &text)?;
-    for (tmp, target) in &staged {
+    // Written as write_atomically does, but under the lock already held.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".ssibake-{}-", std::process::id()))
+        .tempfile_in(journal.parent().unwrap_or(root))?;
+    finish_atomically(&mut tmp, &journal, |f| f.write_all(&text))?;
+    tmp.persist(&journal).map_err(|e| e.error)?;
+    // From here the journal owns the temporaries: the next run finishes the renames.
+    for (tmp, _) in staged {
+        temps.remove(tmp);
+    }
+    for (tmp, target) in staged {
         std::fs::rename(tmp, target)?;
     }
     if fsync {
@@ -278,8 +331,7 @@ pub(super) fn replace_all(
             sync_dir(dir)?;
         }
     }
-    std::fs::remove_file(&journal)?;
-    Ok(staged.len())
+    std::fs::remove_file(&journal)
 }
 
 /// Finishes the renames of an `--in-place` run that was killed after its journal
@@ -860,22 +912,124 @@ pub(crate) fn unified_diff(name: &str, old: &[u8], new: &[u8]) -> String {
 /// and renamed over the target, so a reader sees the old file or the new one and
 /// never half of either. The target's permissions are kept (new files: 0644).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ssibake-")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
+    let mut tmp = temp_beside(path)?;
+    let result = finish_atomically(&mut tmp, path, |f| f.write_all(bytes));
+    forget_temp(tmp.path());
+    result.and_then(|()| tmp.persist(path).map(drop).map_err(|e| e.error))
+}
+
+/// [`write_atomically`] of what is left to read in `from` (streamed: a file of any
+/// size in constant memory; `copy_file_range` where the kernel has it).
+fn copy_atomically(from: &mut std::fs::File, path: &Path) -> io::Result<()> {
+    let mut tmp = temp_beside(path)?;
+    let result = finish_atomically(&mut tmp, path, |f| io::copy(from, f).map(drop));
+    forget_temp(tmp.path());
+    result.and_then(|()| tmp.persist(path).map(drop).map_err(|e| e.error))
+}
+
+/// Fills `tmp` with `fill`, gives it `path`'s permissions (new files: 0644) and
+/// syncs it.
+fn finish_atomically(
+    tmp: &mut tempfile::NamedTempFile,
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    fill(tmp.as_file_mut())?;
     let perms = match std::fs::metadata(path) {
         Ok(m) => m.permissions(),
         Err(_) => default_permissions(),
     };
     tmp.as_file().set_permissions(perms)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    tmp.as_file().sync_all()
+}
+
+/// The `.ssibake-` temporaries this process has on disk beside their targets
+/// (`--in-place` and single-file writes), so that SIGINT and SIGTERM can remove
+/// them before the process ends ([`interrupt_in_place`]). The in-place
+/// transaction holds the lock from its journal to its last rename, so a signal
+/// then waits for the renames to end instead of removing what the journal names.
+static TEMPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn temps() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    TEMPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A new `.ssibake-` temporary in the directory of `path`, registered (see
+/// [`TEMPS`]); none once the process is interrupted.
+fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut temps = temps();
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+    }
+    // The process's ID in the name: a later run can tell a dead run's temporary
+    // from a live one's ([`remove_dead_temporaries`]).
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".ssibake-{}-", std::process::id()))
+        .tempfile_in(dir)?;
+    temps.insert(tmp.path().to_path_buf());
+    Ok(tmp)
+}
+
+/// Removes from `dir` the temporaries of killed runs beside files (`--in-place`,
+/// single-file writes): regular files named `.ssibake-PID-XXXXXX` whose process
+/// is no longer alive. (A SIGKILL leaves them; SIGINT and SIGTERM do not.) Called
+/// by `--in-place` under the lock on its root, after a killed run's journal was
+/// finished, so nothing a journal names is removed. Returns how many it removed.
+pub(super) fn remove_dead_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(b".ssibake-") else {
+            continue;
+        };
+        let Some((pid, _)) = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(pid, tail)| Some((pid.parse::<i32>().ok()?, tail)))
+        else {
+            continue;
+        };
+        let dead = match rustix::process::Pid::from_raw(pid) {
+            Some(pid) => rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH),
+            None => true,
+        };
+        if dead
+            && pid != std::process::id() as i32
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The temporary at `path` is renamed or removed: no longer this process's to
+/// clean up.
+fn forget_temp(path: &Path) {
+    temps().remove(path);
+}
+
+/// SIGINT/SIGTERM outside a tree bake: stops every new temporary, waits for an
+/// in-place transaction's renames to end (if they started), then removes every
+/// temporary this process still has on disk. Returns how many it removed.
+#[cfg(feature = "cli")]
+pub(super) fn interrupt_in_place() -> usize {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut temps = temps();
+    let removed = temps
+        .iter()
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count();
+    temps.clear();
+    removed
 }
 
 #[cfg(unix)]

@@ -813,6 +813,9 @@ fn run(args: Args) -> Exit {
             let bar = bar.clone();
             opts = opts.with_progress(move || bar.inc(1));
         }
+        // SIGINT/SIGTERM: remove the temporaries written beside the pages (once
+        // the renames began, they end first) and end with the signal's status.
+        on_interrupt(crate::bake::clean_up_in_place);
         let result = baker.bake_in_place(&pages, &opts);
         if let Some(bar) = progress {
             bar.finish_and_clear();
@@ -944,19 +947,8 @@ fn bake_tree(
     }
     // SIGINT/SIGTERM: remove the staging tree (the lock says it is ours) and end
     // with the signal's status, instead of leaving hundreds of megabytes behind.
-    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ]) {
-        let out = out.to_path_buf();
-        std::thread::spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                crate::bake::clean_up_interrupted(&out);
-                eprintln!("ssibake: interrupted; its temporary files are removed");
-                std::process::exit(128 + sig);
-            }
-        });
-    }
+    let staging_of = out.to_path_buf();
+    on_interrupt(move || crate::bake::clean_up_interrupted(&staging_of));
     let result = baker.bake(out, &opts);
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -972,6 +964,23 @@ fn bake_tree(
             Exit::Success
         }
         Err(e) => reporter.bake_error(&e),
+    }
+}
+
+/// On SIGINT or SIGTERM, runs `clean_up` (on a thread of its own), then ends the
+/// process with the signal's status (128 + its number).
+fn on_interrupt(clean_up: impl FnOnce() -> usize + Send + 'static) {
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                clean_up();
+                eprintln!("ssibake: interrupted; its temporary files are removed");
+                std::process::exit(128 + sig);
+            }
+        });
     }
 }
 

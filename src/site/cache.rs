@@ -6,8 +6,6 @@ use std::hash::Hash;
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use hmac_sha256::Hash as Sha256;
-
 use crate::site::fs::{FileSystem, Metadata, OutsideRoot};
 use crate::site::resolve::SitePath;
 use crate::site::version::Versions;
@@ -114,17 +112,15 @@ impl FileCache {
         })
     }
 
-    /// The SHA-256 of the file's content (read once, not kept).
+    /// The SHA-256 of the file's content, streamed (once per run, never kept in
+    /// memory, whatever the file's size: see [`FileSystem::sha256`]).
     pub(crate) fn digest(
         &self,
         fs: &dyn FileSystem,
         path: &SitePath,
     ) -> Result<[u8; 32], IoFailure> {
-        self.digests.get_or_init(path, || {
-            fs.read(path)
-                .map(|bytes| Sha256::hash(&bytes))
-                .map_err(IoFailure::from)
-        })
+        self.digests
+            .get_or_init(path, || fs.sha256(path).map_err(IoFailure::from))
     }
 
     /// The file's change stamp (see [`FileSystem::stamp`]); `None` when it is not

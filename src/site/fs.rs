@@ -67,6 +67,20 @@ pub trait FileSystem: Send + Sync {
         Err(io::Error::new(io::ErrorKind::Unsupported, "not on disk"))
     }
 
+    /// The SHA-256 of the file at `path` (for `#fhash` and `#frev`). A file that
+    /// [`open_file`](Self::open_file) gives is streamed through the hash in chunks,
+    /// whatever its size, in constant memory; other back ends hash what
+    /// [`read`](Self::read) returns.
+    fn sha256(&self, path: &SitePath) -> io::Result<[u8; 32]> {
+        match self.open_file(path) {
+            Ok(mut file) => sha256_of(&mut file),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                Ok(hmac_sha256::Hash::hash(&self.read(path)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every file under the root, sorted, except version-control directories
     /// (`.git`, `.hg`, `.svn`), ssibake's own staging directories and the
     /// directories in `skip`.
@@ -83,6 +97,21 @@ pub trait FileSystem: Send + Sync {
 /// The largest file read (a page, an include, a hashed file): a page's output may not
 /// pass 256 MiB either.
 pub(crate) const MAX_FILE: u64 = 256 << 20;
+
+/// The SHA-256 of what is left to read in `file`, read in 256 KiB chunks (no size
+/// limit: the memory used does not grow with the file).
+pub(crate) fn sha256_of(file: &mut impl io::Read) -> io::Result<[u8; 32]> {
+    let mut h = hmac_sha256::Hash::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(h.finalize()),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Opens `path` for reading with `O_NONBLOCK`, so a FIFO does not block the open.
 #[cfg(not(target_os = "linux"))]
