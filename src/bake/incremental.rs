@@ -46,7 +46,7 @@ fn unhex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
 }
 
 /// A path of the state file, its `%XX` escapes undone.
-fn path(field: &[u8]) -> Option<SitePath> {
+fn unescaped_path(field: &[u8]) -> Option<SitePath> {
     let mut raw = Vec::with_capacity(field.len());
     let mut i = 0;
     while i < field.len() {
@@ -72,6 +72,18 @@ impl Incremental {
         fingerprint: &str,
         htaccess: &[(String, Option<[u8; 16]>)],
     ) -> Option<Incremental> {
+        // One copy of each path, however many pages name it (see `PageDeps::new`).
+        let mut shared: std::collections::HashSet<SitePath> = std::collections::HashSet::new();
+        let mut path = |field: &[u8]| -> Option<SitePath> {
+            let p = unescaped_path(field)?;
+            Some(match shared.get(&p) {
+                Some(s) => s.clone(),
+                None => {
+                    shared.insert(p.clone());
+                    p
+                }
+            })
+        };
         let mut lines = text.split(|&b| b == b'\n');
         if lines.next()? != b"ssibake-state 1" {
             return None;

@@ -148,8 +148,10 @@ impl Baker {
             }
         })
         .map_err(BakeError::Other)?;
-        self.write_record(opts, &ran, &previous, |path, bytes| sink.page(path, bytes))
-            .map_err(BakeError::Other)?;
+        self.write_record(opts, &ran, &previous, |path, fill| {
+            sink.file_from(path, fill)
+        })
+        .map_err(BakeError::Other)?;
         ran.report.removed = removed_files(&out_abs, staging.path(), &kept, &previous);
         if opts.deny_warnings && ran.report.warning_count() > 0 {
             return Err(BakeError::Warnings {
@@ -341,8 +343,10 @@ impl Baker {
             write_if_changed(&root.join(path.to_path()), bytes)
         })
         .map_err(BakeError::Other)?;
-        self.write_record(opts, &ran, &previous, |path, bytes| {
-            write_if_changed(&root.join(path.to_path()), bytes)
+        self.write_record(opts, &ran, &previous, |path, fill| {
+            let mut bytes = Vec::new();
+            fill(&mut bytes)?;
+            write_if_changed(&root.join(path.to_path()), &bytes)
         })
         .map_err(BakeError::Other)?;
         let this = this_build(&ran);
@@ -359,26 +363,31 @@ impl Baker {
     }
 
     /// The record under `.ssibake/`: the dependency record and the build history.
+    /// `write(path, fill)` creates the file `path` and has `fill` write its bytes (the
+    /// dependency record of a large site is tens of megabytes, streamed as it is made).
     fn write_record(
         &self,
         opts: &BakeOptions,
         ran: &Ran,
         previous: &Previous,
-        mut write: impl FnMut(&SitePath, &[u8]) -> io::Result<()>,
+        mut write: impl FnMut(
+            &SitePath,
+            &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
+        ) -> io::Result<()>,
     ) -> Result<(), Error> {
         let deps = SitePath::from_relative(record::DEPS.as_bytes()).expect("a relative path");
-        write(&deps, record::deps_json(&ran.report.deps).as_bytes())
+        write(&deps, &mut |w| record::write_deps_json(&ran.report.deps, w))
             .map_err(|e| write_err(&deps.to_path(), e))?;
         let state = SitePath::from_relative(record::STATE.as_bytes()).expect("a relative path");
-        write(
-            &state,
-            &record::state_file(&ran.report.deps, &ran.site_state),
-        )
+        write(&state, &mut |w| {
+            record::write_state(&ran.report.deps, &ran.site_state, w)
+        })
         .map_err(|e| write_err(&state.to_path(), e))?;
         let this = this_build(ran);
         let builds = SitePath::from_relative(record::BUILDS.as_bytes()).expect("a relative path");
         let text = record::builds_json(&this, previous, opts.keep_builds, &ran.with_id);
-        write(&builds, text.as_bytes()).map_err(|e| write_err(&builds.to_path(), e))
+        write(&builds, &mut |w| w.write_all(text.as_bytes()))
+            .map_err(|e| write_err(&builds.to_path(), e))
     }
 }
 

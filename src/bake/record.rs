@@ -181,9 +181,16 @@ fn ancestors(dir: SitePath) -> Vec<SitePath> {
     out
 }
 
-/// `deps.json`, one page per line, sorted by page, with a final newline. Written
-/// directly (one pass, no tree of values): it has a line per page of the site.
-pub(super) fn deps_json(deps: &[PageDeps]) -> String {
+/// Bytes a record writer gathers before handing them on: the record of a large site
+/// is tens of megabytes, and it is written out as it is made, never held whole.
+const FLUSH_AT: usize = 1 << 16;
+
+/// `deps.json`, one page per line, sorted by page, with a final newline, written to
+/// `w` as it is made (one pass, no tree of values): it has a line per page of the site.
+pub(super) fn write_deps_json(
+    deps: &[PageDeps],
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     use crate::engine::diag::json_string as q;
     use std::fmt::Write as _;
     let mut sorted: Vec<&PageDeps> = deps.iter().collect();
@@ -198,7 +205,7 @@ pub(super) fn deps_json(deps: &[PageDeps]) -> String {
         }
         out.push(']');
     };
-    let mut out = String::with_capacity(64 + deps.len() * 256);
+    let mut out = String::with_capacity(FLUSH_AT + 4096);
     out.push_str("{\"version\":1,\"pages\":{");
     for (i, d) in sorted.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
@@ -220,9 +227,13 @@ pub(super) fn deps_json(deps: &[PageDeps]) -> String {
         out.push_str(",\"settings\":");
         list(&mut out, &d.settings);
         out.push('}');
+        if out.len() >= FLUSH_AT {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+        }
     }
     out.push_str("\n}}\n");
-    out
+    w.write_all(out.as_bytes())
 }
 
 /// A path in the state file: `%`, tab, CR and LF %-escaped (names are untrusted
@@ -260,8 +271,12 @@ fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
 /// r <file> <revved path>
 /// g <settings path>
 /// ```
-pub(super) fn state_file(deps: &[PageDeps], site: &SiteState) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + deps.len() * 512);
+pub(super) fn write_state(
+    deps: &[PageDeps],
+    site: &SiteState,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(FLUSH_AT + 4096);
     out.extend_from_slice(b"ssibake-state 1\nf\t");
     hex_into(&mut out, &content_digest(site.fingerprint.as_bytes()));
     out.push(b'\n');
@@ -337,8 +352,12 @@ pub(super) fn state_file(deps: &[PageDeps], site: &SiteState) -> Vec<u8> {
             esc(&mut out, g.as_bytes());
             out.push(b'\n');
         }
+        if out.len() >= FLUSH_AT {
+            w.write_all(&out)?;
+            out.clear();
+        }
     }
-    out
+    w.write_all(&out)
 }
 
 /// One earlier build, as `builds.json` remembers it.

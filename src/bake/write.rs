@@ -19,6 +19,17 @@ use crate::site::resolve::SitePath;
 /// Receives the output files of a bake.
 pub(super) trait Sink: Sync {
     fn page(&self, path: &SitePath, bytes: &[u8]) -> io::Result<()>;
+    /// Writes a file of the record at `path`, its bytes written by `fill` as they
+    /// are made (by default gathered, then written as a page).
+    fn file_from(
+        &self,
+        path: &SitePath,
+        fill: &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        fill(&mut bytes)?;
+        self.page(path, &bytes)
+    }
     /// Takes back a page written earlier in the run (it turned out to be a partial).
     fn remove(&self, path: &SitePath) -> io::Result<()>;
     /// Publishes the file `path` as it is; its identity digest when `digest` is
@@ -448,6 +459,17 @@ impl Sink for DirSink {
         let target = self.target(path)?;
         // One write of the whole page, the file made with its final mode.
         create_with_mode(&target, 0o644)?.write_all(bytes)
+    }
+
+    fn file_from(
+        &self,
+        path: &SitePath,
+        fill: &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let target = self.target(path)?;
+        let mut w = io::BufWriter::with_capacity(1 << 18, create_with_mode(&target, 0o644)?);
+        fill(&mut w)?;
+        w.flush()
     }
 
     fn remove(&self, path: &SitePath) -> io::Result<()> {
