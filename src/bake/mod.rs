@@ -15,13 +15,13 @@
 pub mod client;
 mod incremental;
 mod options;
-mod plan;
-mod publish;
-mod record;
-mod render;
+pub(crate) mod plan;
+pub(crate) mod publish;
+pub(crate) mod record;
+pub(crate) mod render;
 mod report;
-mod run;
-mod write;
+pub(crate) mod run;
+pub(crate) mod write;
 
 use std::collections::BTreeSet;
 use std::io;
