@@ -629,11 +629,14 @@ fn static_file(
         return Err(io::Error::new(io::ErrorKind::NotFound, "not a file"));
     }
     use std::os::unix::fs::MetadataExt;
+    // As Apache's default FileETag: inode, size, modification time (a file from
+    // before 1970 has a negative one).
     let etag = format!(
-        "\"{:x}-{:x}-{:x}\"",
+        "\"{:x}-{:x}-{}.{:09}\"",
         meta.ino(),
         meta.len(),
-        meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64
+        meta.mtime(),
+        meta.mtime_nsec()
     );
     let mut headers = vec![("Cache-Control", "no-cache".to_string())];
     if let Some(t) = content_type {
