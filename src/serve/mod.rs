@@ -573,7 +573,9 @@ fn route(shared: &Shared, req: &Request) -> Route {
             }
         }
         Resolved::Found(out, o @ Output::Version) => {
-            bytes_response(snap.version(), snap.content_type(&out, &o), None)
+            // The build ID is the bake's own run: on the render pool.
+            let version = shared.pool.install(|| snap.version());
+            bytes_response(version, snap.content_type(&out, &o), None)
         }
         Resolved::Found(out, o @ Output::Client(s)) => {
             bytes_response(s.as_bytes().into(), snap.content_type(&out, &o), None)
