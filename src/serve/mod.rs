@@ -2,11 +2,11 @@
 //! publish, byte for byte, from the bake's own plan and engine, and reloads the
 //! browser pages a change touches.
 //!
-//! Stages: [`site`] holds the site as one immutable snapshot (the plan, every page
+//! Stages: `site` holds the site as one immutable snapshot (the plan, every page
 //! rendered with its dependency record); a watcher (the `notify` crate) turns file
 //! events into a new snapshot, rendering again only the pages whose record names a
-//! changed path, and [`live`] tells each connected page what that means for it
-//! (reload, swap a stylesheet, nothing) over Server-Sent Events; [`http`] reads
+//! changed path, and `live` tells each connected page what that means for it
+//! (reload, swap a stylesheet, nothing) over Server-Sent Events; `http` reads
 //! requests and writes responses (ETag, 304, ranges). Request paths are checked
 //! before anything is looked up (no `..`, encoded or not, no NUL, no backslash, no
 //! hidden segment), and only paths of the plan are answered, read beneath the root
