@@ -77,7 +77,7 @@ enum Command {
     Man,
     /// Preview the site: every page as --out would write it, on 127.0.0.1, reloaded
     /// in the browser when one of its inputs changes, errors shown in the page.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the update-notice client script (classic script; `--module` for the ES module).
     Client {
         /// Print the ES module form.

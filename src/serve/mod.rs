@@ -313,7 +313,7 @@ fn classify(
             changed.all = true;
         }
         for path in event.paths {
-            if extra.iter().any(|f| *f == path) {
+            if extra.contains(&path) {
                 changed.all = true;
                 continue;
             }
