@@ -723,6 +723,47 @@ fn ten_thousand_requests_at_concurrency_eight() {
     assert_eq!(errors, 0, "of 10,000 requests at concurrency 8");
 }
 
+/// What a template sees does not come from the request: its headers, query string
+/// and path are the bake's, whatever the browser sends.
+#[test]
+fn request_headers_never_reach_a_template() {
+    let dir = tmp();
+    let root = dir.path().join("site");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("index.shtml"),
+        "<!--#echo var=\"HTTP_USER_AGENT\" -->|<!--#echo var=\"QUERY_STRING\" -->|\
+         <!--#echo var=\"HTTP_COOKIE\" -->|<!--#echo var=\"REQUEST_URI\" -->|\
+         <!--#printenv -->",
+    )
+    .unwrap();
+    let flags = ["--root", root.to_str().unwrap(), "--on-error", "errmsg"];
+    let out = dir.path().join("out");
+    let bake = Command::new(bin())
+        .env_clear()
+        .args(flags)
+        .args(["--out", out.to_str().unwrap(), "--no-fsync", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        bake.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bake.stderr)
+    );
+    let baked = std::fs::read(out.join("index.html")).unwrap();
+    let serve = Serve::start(&flags, &[]);
+    let r = request(
+        &serve.addr,
+        "GET",
+        "/index.html?secret=Xq9Z",
+        &[("User-Agent", "SECRET-AGENT"), ("Cookie", "session=SECRET")],
+    );
+    assert_eq!(r.status, 200);
+    let body = without_script(&r.body).unwrap();
+    assert_eq!(body, baked, "{}", String::from_utf8_lossy(&body));
+    assert!(!r.text().contains("SECRET") && !r.text().contains("Xq9Z"));
+}
+
 // ---- live reload (event streams) ------------------------------------------------------
 
 /// An open event stream of a page: its messages as they come.
@@ -766,6 +807,12 @@ fn a_partial_reloads_exactly_the_pages_that_include_it() {
     std::fs::write(root.join("style.css"), "body{color:red}").unwrap();
     assert_eq!(other.recv_timeout(Duration::from_secs(10)).unwrap(), "css");
     assert_eq!(index.recv_timeout(Duration::from_secs(10)).unwrap(), "css");
+    // The partial's directory renamed (one event for the directory): the page that
+    // includes it reloads into its error.
+    std::fs::rename(root.join("inc"), root.join("moved")).unwrap();
+    assert_eq!(index.recv_timeout(Duration::from_secs(10)).unwrap(), "reload");
+    assert_eq!(serve.get("/index.html").status, 500);
+    assert!(other.recv_timeout(Duration::from_millis(300)).is_err());
 }
 
 #[test]
@@ -850,6 +897,19 @@ fn the_serve_command_line() {
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = ssibake(&["serve", "page.shtml"]);
     assert_eq!(code, 2, "{err}");
+    // The bake's own modes are not serve's flags.
+    for mode in [
+        &["--out", "dist"][..],
+        &["--in-place"],
+        &["--check"],
+        &["-o", "x.html"],
+    ] {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(mode);
+        let (code, _, err) = ssibake(&args);
+        assert_eq!(code, 2, "serve {mode:?}: {err}");
+        assert!(err.contains("unexpected argument"), "{err}");
+    }
     let (_dir, root) = small_site();
     std::fs::write(root.join("ssibake.toml"), "no_such_key = 1\n").unwrap();
     let (code, _, err) = ssibake(&["serve", "--root", root.to_str().unwrap()]);

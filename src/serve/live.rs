@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
-use super::site::{Output, PageResult, Resolved, Snapshot};
+use super::site::{touches, Output, PageResult, Resolved, Snapshot};
 use crate::engine::errors::TemplateErrors;
 use crate::site::resolve::SitePath;
 
@@ -224,7 +224,12 @@ pub(crate) fn action(
     };
     let hit: Vec<&SitePath> = changed
         .iter()
-        .filter(|p| o.deps.contains(*p) || n.deps.contains(*p))
+        .filter(|p| {
+            let one: HashSet<SitePath> = HashSet::from([(*p).clone()]);
+            o.deps.contains(*p)
+                || n.deps.contains(*p)
+                || o.deps.iter().chain(&n.deps).any(|d| touches(&one, d))
+        })
         .collect();
     if hit.is_empty() {
         let same = match (&o.result, &n.result) {

@@ -168,7 +168,7 @@ impl Snapshot {
                 return None;
             }
             let state = old?.pages.get(input)?;
-            let touched = state.clock || state.deps.iter().any(|d| changed.paths.contains(d));
+            let touched = state.clock || state.deps.iter().any(|d| touches(&changed.paths, d));
             (!touched).then(|| state.clone())
         };
         let cache = first.cache();
@@ -412,6 +412,24 @@ impl Snapshot {
             other => key.extend_from_slice(format!("{other:?}").as_bytes()),
         }
         content_digest(&key)
+    }
+}
+
+/// `path` or a directory above it changed (a directory renamed or removed is one
+/// event for everything in it).
+pub(crate) fn touches(changed: &HashSet<SitePath>, path: &SitePath) -> bool {
+    let mut p = path.clone();
+    loop {
+        if changed.contains(&p) {
+            return true;
+        }
+        if p.as_bytes().is_empty() {
+            return false;
+        }
+        p = p.parent();
+        if p.as_bytes().is_empty() {
+            return false;
+        }
     }
 }
 
