@@ -119,7 +119,7 @@ struct ServeArgs {
 /// Bake Apache Server Side Includes into static HTML, byte-identical to Apache
 /// httpd 2.4 mod_include.
 ///
-/// Three ways to run:
+/// Four ways to run:
 ///
 ///   ssibake [OPTIONS] FILE...            render pages to standard output (or -o)
 ///   ssibake --root site --out dist       bake a whole tree into dist/
