@@ -539,6 +539,36 @@ fn a_baked_tree_is_served_as_the_bake_writes_it() {
     );
 }
 
+/// `out` in `ssibake.toml` inside the root: the bake leaves its own output out of
+/// the site, and so does the preview.
+#[test]
+fn an_output_inside_the_root_is_not_the_site() {
+    let dir = tmp();
+    let root = dir.path().join("site");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("ssibake.toml"), "out = \"dist\"\n").unwrap();
+    std::fs::write(
+        root.join("index.shtml"),
+        "<p><!--#echo var=\"DOCUMENT_NAME\" --></p>",
+    )
+    .unwrap();
+    let bake = Command::new(bin())
+        .env_clear()
+        .args(["--root", root.to_str().unwrap(), "-q", "--no-fsync"])
+        .output()
+        .unwrap();
+    assert!(
+        bake.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bake.stderr)
+    );
+    assert!(root.join("dist/index.html").exists());
+    let serve = Serve::start(&["--root", root.to_str().unwrap()], &[]);
+    let problems = compare_tree(&serve, &root, &root.join("dist"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(serve.get("/dist/index.html").status, 404);
+}
+
 // ---- HTTP -----------------------------------------------------------------------------
 
 fn small_site() -> (tempfile::TempDir, PathBuf) {
@@ -810,7 +840,10 @@ fn a_partial_reloads_exactly_the_pages_that_include_it() {
     // The partial's directory renamed (one event for the directory): the page that
     // includes it reloads into its error.
     std::fs::rename(root.join("inc"), root.join("moved")).unwrap();
-    assert_eq!(index.recv_timeout(Duration::from_secs(10)).unwrap(), "reload");
+    assert_eq!(
+        index.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "reload"
+    );
     assert_eq!(serve.get("/index.html").status, 500);
     assert!(other.recv_timeout(Duration::from_millis(300)).is_err());
 }

@@ -74,7 +74,7 @@ impl Baker {
     }
 
     /// The output directory as a root-relative path when it lies inside the root.
-    fn inside_root(&self, out: &Path) -> Option<SitePath> {
+    pub(crate) fn inside_root(&self, out: &Path) -> Option<SitePath> {
         let root = self.disk_root.as_ref()?;
         let out = absolute(out).ok()?;
         let rel = out.strip_prefix(root).ok()?;

@@ -788,11 +788,17 @@ fn setup(site: &SiteArgs) -> Result<Setup, Failure> {
 fn serve(args: &ServeArgs) -> Exit {
     use crate::serve::{Event, ServeOptions, Server};
     let Setup {
-        root, baker, opts, ..
+        root,
+        baker,
+        opts,
+        config,
     } = match setup(&args.site) {
         Ok(s) => s,
         Err(f) => return f.report(),
     };
+    // A bake's output inside the root (`out` in ssibake.toml) is not the site.
+    let out_of = |config: &Config, root: &Path| config.out.as_ref().map(|o| root.join(o));
+    let out = out_of(&config, &root);
     if !is_loopback(&args.host, args.port) {
         eprintln!(
             "ssibake: warning: serving on {}, which other machines can reach: ssibake serve is \
@@ -801,13 +807,21 @@ fn serve(args: &ServeArgs) -> Exit {
         );
     }
     let site = args.site.clone();
-    let first = std::sync::Mutex::new(Some((baker, opts)));
+    let first = std::sync::Mutex::new(Some(crate::serve::Loaded {
+        baker,
+        options: opts,
+        out,
+    }));
     let load: crate::serve::Load = Box::new(move || {
         if let Some(loaded) = first.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return Ok(loaded);
         }
         setup(&site)
-            .map(|s| (s.baker, s.opts))
+            .map(|s| crate::serve::Loaded {
+                out: out_of(&s.config, &s.root),
+                baker: s.baker,
+                options: s.opts,
+            })
             .map_err(|f| f.message)
     });
     let reporter = reporter(&args.site);

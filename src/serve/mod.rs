@@ -64,7 +64,18 @@ impl Default for ServeOptions {
 
 /// Builds the engine and the bake's options afresh (the command line reads its
 /// flags and `ssibake.toml` again): called at start and after every change.
-pub type Load = Box<dyn Fn() -> Result<(Baker, BakeOptions), String> + Send + Sync>;
+pub type Load = Box<dyn Fn() -> Result<Loaded, String> + Send + Sync>;
+
+/// What [`Load`] gives: the engine, the bake's options and where a bake would
+/// write (left out of the site when it lies inside the root, as a bake leaves it).
+pub struct Loaded {
+    /// The engine with its site.
+    pub baker: Baker,
+    /// The bake's options: pages, exclusions, page extension, the extras.
+    pub options: BakeOptions,
+    /// The bake's output directory (`out` in `ssibake.toml`), if any.
+    pub out: Option<PathBuf>,
+}
 
 /// What the server has to say, for the terminal.
 #[non_exhaustive]
@@ -134,7 +145,7 @@ impl Server {
         let root = root
             .canonicalize()
             .map_err(|e| format!("cannot open the root `{}`: {e}", root.display()))?;
-        let (baker, bake_opts) = load()?;
+        let loaded = load()?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(opts.workers.max(1))
             .thread_name(|i| format!("ssibake-render-{i}"))
@@ -142,8 +153,7 @@ impl Server {
             .map_err(|e| format!("cannot start the render threads: {e}"))?;
         let (snapshot, rendered) = pool.install(|| {
             Snapshot::build(
-                baker,
-                bake_opts,
+                loaded,
                 None,
                 &Changed {
                     all: true,
@@ -296,7 +306,8 @@ fn classify(
     events: Vec<notify::Result<notify::Event>>,
 ) -> Changed {
     let mut changed = Changed::default();
-    let git = shared.current().base.mtime_from() == crate::site::version::MtimeFrom::Git;
+    let current = shared.current();
+    let git = current.base.mtime_from() == crate::site::version::MtimeFrom::Git;
     for event in events {
         let event = match event {
             Ok(e) => e,
@@ -324,11 +335,19 @@ fn classify(
                 continue;
             };
             let first = site.as_bytes().split(|&b| b == b'/').next().unwrap_or(b"");
-            if is_ignored_dir(first) {
+            if first == b".git" {
                 // The git index or a new commit changes version times.
-                if git && first == b".git" {
-                    changed.all = true;
-                }
+                changed.all |= git;
+                continue;
+            }
+            // ssibake's own record and staging trees, other version control, and a
+            // bake's output inside the root are not the site.
+            if site.as_bytes().split(|&b| b == b'/').any(is_ignored_dir)
+                || current
+                    .skip
+                    .iter()
+                    .any(|s| site::touches(&HashSet::from([s.clone()]), &site))
+            {
                 continue;
             }
             if site.file_name() == b".htaccess" || site.as_bytes() == b"ssibake.toml" {
@@ -344,9 +363,9 @@ fn classify(
 fn rebuild(shared: &Shared, changed: Changed, start: Instant) {
     let old = shared.current();
     let (new, rendered) = match (shared.load)() {
-        Ok((baker, opts)) => shared
+        Ok(loaded) => shared
             .pool
-            .install(|| Snapshot::build(baker, opts, Some(&old), &changed)),
+            .install(|| Snapshot::build(loaded, Some(&old), &changed)),
         Err(message) => (
             Snapshot::broken(old.base.clone(), old.opts.clone(), message),
             Vec::new(),

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
+use super::Loaded;
 use crate::bake::plan::{check_collisions, output_path, Item};
 use crate::bake::publish::{client_script, version_json};
 use crate::bake::record::{content_digest, PageDeps, Previous};
@@ -102,6 +103,8 @@ pub(crate) struct Snapshot {
     pub(crate) partials: HashSet<SitePath>,
     /// Why nothing can be served (a bad ssibake.toml, a refused plan).
     pub(crate) problem: Option<String>,
+    /// A bake's output inside the root: not part of the site.
+    pub(crate) skip: Vec<SitePath>,
     identity: OnceLock<Identity>,
 }
 
@@ -128,6 +131,7 @@ impl Snapshot {
             pages: HashMap::new(),
             partials: HashSet::new(),
             problem: Some(problem),
+            skip: Vec::new(),
             identity: OnceLock::new(),
         }
     }
@@ -136,13 +140,18 @@ impl Snapshot {
     /// change are taken over. Also returns the templates rendered now. Runs its
     /// renders on the current rayon pool (the server's fixed pool).
     pub(crate) fn build(
-        base: Baker,
-        opts: BakeOptions,
+        loaded: Loaded,
         old: Option<&Snapshot>,
         changed: &Changed,
     ) -> (Snapshot, Vec<SitePath>) {
+        let Loaded {
+            baker: base,
+            options: opts,
+            out,
+        } = loaded;
+        let skip: Vec<SitePath> = out.and_then(|o| base.inside_root(&o)).into_iter().collect();
         let items = match base
-            .plan(&opts, &[])
+            .plan(&opts, &skip)
             .and_then(|items| check_collisions(&items, &opts).map(|()| items))
         {
             Ok(items) => items,
@@ -257,6 +266,7 @@ impl Snapshot {
             pages,
             partials,
             problem: None,
+            skip,
             identity: OnceLock::new(),
         };
         (snapshot, fresh)
