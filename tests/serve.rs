@@ -849,6 +849,33 @@ fn a_partial_reloads_exactly_the_pages_that_include_it() {
 }
 
 #[test]
+fn pages_created_and_removed_are_planned_again() {
+    let (_dir, root) = small_site();
+    let serve = Serve::start(&["--root", root.to_str().unwrap()], &[]);
+    assert_eq!(serve.get("/new.html").status, 404);
+    let page = events(&serve.addr, "/new.html");
+    std::fs::write(root.join("new.shtml"), "<p>new</p>").unwrap();
+    assert_eq!(
+        page.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "reload"
+    );
+    assert_eq!(without_script(&serve.get("/new.html").body).unwrap(), b"<p>new</p>");
+    // Only its content: the plan is kept, the page rendered again.
+    std::fs::write(root.join("new.shtml"), "<p>newer</p>").unwrap();
+    assert_eq!(
+        page.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "reload"
+    );
+    assert_eq!(without_script(&serve.get("/new.html").body).unwrap(), b"<p>newer</p>");
+    std::fs::remove_file(root.join("new.shtml")).unwrap();
+    assert_eq!(
+        page.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "reload"
+    );
+    assert_eq!(serve.get("/new.html").status, 404);
+}
+
+#[test]
 fn a_failing_page_is_a_500_overlay_reported_once_per_change() {
     let (_dir, root) = small_site();
     std::fs::write(

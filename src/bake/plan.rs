@@ -10,6 +10,7 @@ use crate::engine::errors::Error;
 use crate::site::resolve::SitePath;
 
 /// Where the output of one input goes.
+#[derive(Clone)]
 pub(crate) enum Item {
     Page {
         input: SitePath,

@@ -317,8 +317,11 @@ fn classify(
                 continue;
             }
         };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
-            continue;
+        use notify::event::{EventKind, ModifyKind};
+        match event.kind {
+            EventKind::Access(_) => continue,
+            EventKind::Modify(ModifyKind::Data(_)) => {}
+            _ => changed.structure = true,
         }
         if event.need_rescan() {
             changed.all = true;

@@ -115,6 +115,9 @@ pub(crate) struct Changed {
     /// Settings changed (`.htaccess`, `ssibake.toml`, `--apache-conf`, git): every
     /// page is rendered again.
     pub(crate) all: bool,
+    /// Files were created, removed, renamed or had their attributes changed (not
+    /// only their content): the tree is planned again.
+    pub(crate) structure: bool,
 }
 
 impl Snapshot {
@@ -150,12 +153,19 @@ impl Snapshot {
             out,
         } = loaded;
         let skip: Vec<SitePath> = out.and_then(|o| base.inside_root(&o)).into_iter().collect();
-        let items = match base
-            .plan(&opts, &skip)
-            .and_then(|items| check_collisions(&items, &opts).map(|()| items))
-        {
-            Ok(items) => items,
-            Err(e) => return (Snapshot::broken(base, opts, e.to_string()), Vec::new()),
+        // Only contents changed: the same files, the same settings, the same plan.
+        let unchanged = old.filter(|o| {
+            !changed.all && !changed.structure && o.problem.is_none() && o.skip == skip
+        });
+        let items = match unchanged {
+            Some(o) => o.items.clone(),
+            None => match base
+                .plan(&opts, &skip)
+                .and_then(|items| check_collisions(&items, &opts).map(|()| items))
+            {
+                Ok(items) => items,
+                Err(e) => return (Snapshot::broken(base, opts, e.to_string()), Vec::new()),
+            },
         };
         let first = base.first_pass(&opts, &Previous::default());
         let settings_files: Vec<SitePath> = items
