@@ -142,7 +142,10 @@ impl Reply {
 fn request(addr: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {target} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (n, v) in headers {
         head.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -709,8 +712,20 @@ fn path_escapes_are_refused() {
         );
         assert!(!r.text().contains("TOP-SECRET"), "{target} leaked");
     }
-    // The site itself is still served.
+    // The site itself is still served, for local host names only (a page of another
+    // site reaching 127.0.0.1 by DNS rebinding names its own host).
     assert_eq!(serve.get("/index.html").status, 200);
+    for host in ["localhost", "127.0.0.1", "[::1]:1"] {
+        let r = request(&serve.addr, "GET", "/index.html", &[("Host", host)]);
+        assert_eq!(r.status, 200, "Host: {host}");
+    }
+    let rebound = request(
+        &serve.addr,
+        "GET",
+        "/index.html",
+        &[("Host", "attacker.example")],
+    );
+    assert_eq!(rebound.status, 403);
 }
 
 #[test]
@@ -733,7 +748,7 @@ fn ten_thousand_requests_at_concurrency_eight() {
                 let mut errors = 0;
                 for i in 0..1250 {
                     let (path, len) = &expected[(i + t) % expected.len()];
-                    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+                    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
                     if s.write_all(req.as_bytes()).is_err() {
                         errors += 1;
                         s = TcpStream::connect(&addr).unwrap();
@@ -800,7 +815,7 @@ fn request_headers_never_reach_a_template() {
 fn events(addr: &str, page: &str) -> std::sync::mpsc::Receiver<String> {
     let mut s = TcpStream::connect(addr).unwrap();
     let target = format!("/__ssibake/events?path={}", page.replace('/', "%2F"));
-    s.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+    s.write_all(format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
         .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -859,14 +874,20 @@ fn pages_created_and_removed_are_planned_again() {
         page.recv_timeout(Duration::from_secs(10)).unwrap(),
         "reload"
     );
-    assert_eq!(without_script(&serve.get("/new.html").body).unwrap(), b"<p>new</p>");
+    assert_eq!(
+        without_script(&serve.get("/new.html").body).unwrap(),
+        b"<p>new</p>"
+    );
     // Only its content: the plan is kept, the page rendered again.
     std::fs::write(root.join("new.shtml"), "<p>newer</p>").unwrap();
     assert_eq!(
         page.recv_timeout(Duration::from_secs(10)).unwrap(),
         "reload"
     );
-    assert_eq!(without_script(&serve.get("/new.html").body).unwrap(), b"<p>newer</p>");
+    assert_eq!(
+        without_script(&serve.get("/new.html").body).unwrap(),
+        b"<p>newer</p>"
+    );
     std::fs::remove_file(root.join("new.shtml")).unwrap();
     assert_eq!(
         page.recv_timeout(Duration::from_secs(10)).unwrap(),

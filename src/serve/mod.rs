@@ -117,6 +117,8 @@ struct Shared {
     also_watch: Vec<PathBuf>,
     connections: AtomicUsize,
     max_connections: usize,
+    /// Bound to a loopback address: only requests for a local host name are answered.
+    loopback: bool,
 }
 
 impl Shared {
@@ -189,6 +191,7 @@ impl Server {
                 also_watch: opts.also_watch.clone(),
                 connections: AtomicUsize::new(0),
                 max_connections: opts.max_connections.max(1),
+                loopback: addr.ip().is_loopback(),
             }),
         })
     }
@@ -508,6 +511,27 @@ fn query_param(query: &[u8], name: &str) -> Option<Vec<u8>> {
     None
 }
 
+/// A `Host` a loopback server answers: `localhost` (or a name under it) or an IP
+/// address. Any other name reached 127.0.0.1 by DNS rebinding: a page of another
+/// site reading the preview (and the files it serves) through the visitor's browser.
+fn local_host(host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        // HTTP/1.0 without a Host: not a browser's request.
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => {
+            return rest
+                .split(']')
+                .next()
+                .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok())
+        }
+        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost")
+}
+
 fn plain(status: u16, text: &str) -> Response {
     Response::new(status, "text/plain; charset=utf-8", format!("{text}\n"))
 }
@@ -515,6 +539,12 @@ fn plain(status: u16, text: &str) -> Response {
 fn route(shared: &Shared, req: &Request) -> Route {
     if req.method != "GET" && req.method != "HEAD" {
         return Route::Respond(plain(405, "only GET and HEAD").header("Allow", "GET, HEAD"));
+    }
+    if shared.loopback && !local_host(req.header("host")) {
+        return Route::Respond(plain(
+            403,
+            "ssibake serve on a loopback address answers requests for localhost only",
+        ));
     }
     let (path, slash, raw, query) = match request_path(&req.target) {
         Ok(p) => p,
@@ -755,6 +785,28 @@ mod tests {
             &SitePath::from_relative(b".ssibake/deps.json").unwrap()
         ));
         assert!(!hidden(&SitePath::from_relative(b".well-known/x").unwrap()));
+    }
+
+    #[test]
+    fn only_local_hosts_reach_a_loopback_server() {
+        for ok in [
+            "127.0.0.1:8000",
+            "localhost",
+            "LOCALHOST:1",
+            "a.localhost",
+            "[::1]:80",
+            "10.0.0.1",
+        ] {
+            assert!(local_host(Some(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8000",
+            "localhost.evil.example",
+            "[evil]",
+        ] {
+            assert!(!local_host(Some(bad)), "{bad}");
+        }
     }
 
     #[test]
