@@ -531,6 +531,33 @@ fn a_baked_tree_is_served_as_the_bake_writes_it() {
     assert_eq!(serve.get("/inc/head.html").status, 404);
     assert_eq!(serve.get("/index.shtml").status, 404);
     assert_eq!(serve.get("/ssibake.toml").status, 404);
+    // With --publish-partials the partial is a page of its own, as in the bake.
+    let all = dir.path().join("all");
+    let bake = Command::new(bin())
+        .env_clear()
+        .envs(env)
+        .args(flags)
+        .args([
+            "--publish-partials",
+            "--out",
+            all.to_str().unwrap(),
+            "--no-fsync",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        bake.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bake.stderr)
+    );
+    assert!(all.join("inc/head.html").exists());
+    let mut with_partials = flags.to_vec();
+    with_partials.push("--publish-partials");
+    let partials = Serve::start(&with_partials, &env);
+    let problems = compare_tree(&partials, &root, &all);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(partials.get("/inc/head.html").status, 200);
     // Types as the site's.
     assert_eq!(
         serve.get("/css/a.css").header("content-type"),
