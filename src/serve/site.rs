@@ -508,26 +508,17 @@ fn render_page(
     let (watched, clock) = (outcome.read_watched, outcome.read_clock);
     let included = record.included.clone();
     let revved = outcome.revved.clone();
-    let result = if outcome.diagnostics.is_empty() {
+    let (result, newest) = if outcome.diagnostics.is_empty() {
         let baked = Baked::from_outcome(outcome, cache, &*first.fs, input);
-        return PageState {
-            result: PageResult::Ok(baked.bytes.into()),
-            deps,
-            included,
-            stamped_only,
-            revved,
-            watched,
-            clock,
-            newest: baked.newest,
-            warnings,
-        };
+        (PageResult::Ok(baked.bytes.into()), baked.newest)
     } else {
-        PageResult::Failed(Arc::new(first.errors_of(
+        let errors = first.errors_of(
             input,
             outcome.diagnostics,
             outcome.more_diagnostics,
             outcome.sources,
-        )))
+        );
+        (PageResult::Failed(Arc::new(errors)), 0)
     };
     PageState {
         result,
@@ -537,7 +528,7 @@ fn render_page(
         revved,
         watched,
         clock,
-        newest: 0,
+        newest,
         warnings,
     }
 }
