@@ -633,12 +633,14 @@ fn route(shared: &Shared, req: &Request) -> Route {
             bytes_response(s.as_bytes().into(), snap.content_type(&out, &o), None)
         }
         Resolved::Found(_, Output::Link) | Resolved::Forbidden => plain(403, "forbidden"),
-        Resolved::Redirect(mut url) => {
+        Resolved::Redirect => {
+            // The path as the client sent it (still %-encoded), with its slash.
+            let mut url = raw;
+            url.push(b'/');
             if let Some(q) = query {
                 url.push(b'?');
                 url.extend_from_slice(&q);
             }
-            let _ = raw;
             plain(301, "moved").header("Location", String::from_utf8_lossy(&url).into_owned())
         }
         Resolved::NotFound => not_found(&script(&path, slash)),
@@ -720,13 +722,15 @@ fn events(
 Connection: close\r\n\r\nretry: 500\n\nevent: hello\ndata: {}\n\n",
         shared.instance
     );
+    // Joined before `hello` is sent: a change right after the page saw it is not lost.
+    let (id, rx) = shared.hub.join(path.clone(), slash);
     if w.write_all(head.as_bytes())
         .and_then(|()| w.flush())
         .is_err()
     {
+        shared.hub.leave(id);
         return;
     }
-    let (id, rx) = shared.hub.join(path.clone(), slash);
     // Changed between the page's response and this connection: reload now.
     let now = crate::engine::eval::hex(&shared.current().fingerprint(&path, slash)[..8]);
     if !version.is_empty() && now != version {

@@ -74,8 +74,8 @@ pub(crate) struct PageState {
 pub(crate) enum Resolved {
     /// An output path and what it is.
     Found(SitePath, Output),
-    /// A directory without its slash (mod_dir's redirect).
-    Redirect(Vec<u8>),
+    /// A directory without its slash (mod_dir's redirect to it with one).
+    Redirect,
     /// Hidden: `.ht*`, version control, ssibake's record, a link out of the root.
     Forbidden,
     NotFound,
@@ -297,9 +297,7 @@ impl Snapshot {
             return Resolved::NotFound;
         }
         if !trailing_slash {
-            let mut url = path.url();
-            url.push(b'/');
-            return Resolved::Redirect(url);
+            return Resolved::Redirect;
         }
         // The directory's DirectoryIndex names, each as published (an index
         // template under its page name).
