@@ -510,6 +510,15 @@ fn a_baked_tree_is_served_as_the_bake_writes_it() {
         "{}",
         String::from_utf8_lossy(&bake.stderr)
     );
+    // The reload script is serve's own: never in a bake.
+    for (rel, path) in files(&out) {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("ssibake-live-reload"),
+            "{} has the reload script",
+            String::from_utf8_lossy(&rel)
+        );
+    }
     let serve = Serve::start(&flags, &env);
     let problems = compare_tree(&serve, &root, &out);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
