@@ -54,6 +54,8 @@ mod bake;
 pub mod cli;
 mod engine;
 mod format;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod site;
 
 #[cfg(feature = "bake")]

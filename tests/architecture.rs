@@ -26,6 +26,10 @@ const LAYERS: &[(&str, &str)] = &[
         "the evaluator: elements, expressions, variables, diagnostics",
     ),
     ("bake", "the tree run: plan, render, publish, write"),
+    (
+        "serve",
+        "the preview server: the bake's plan and pages over HTTP, live reload",
+    ),
     ("cli", "the command line"),
 ];
 

@@ -15,13 +15,13 @@
 pub mod client;
 mod incremental;
 mod options;
-mod plan;
-mod publish;
-mod record;
-mod render;
+pub(crate) mod plan;
+pub(crate) mod publish;
+pub(crate) mod record;
+pub(crate) mod render;
 mod report;
-mod run;
-mod write;
+pub(crate) mod run;
+pub(crate) mod write;
 
 use std::collections::BTreeSet;
 use std::io;
@@ -83,7 +83,7 @@ impl Baker {
     }
 
     /// The output directory as a root-relative path when it lies inside the root.
-    fn inside_root(&self, out: &Path) -> Option<SitePath> {
+    pub(crate) fn inside_root(&self, out: &Path) -> Option<SitePath> {
         let root = self.disk_root.as_ref()?;
         let out = absolute(out).ok()?;
         let rel = out.strip_prefix(root).ok()?;

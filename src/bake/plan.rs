@@ -10,7 +10,8 @@ use crate::engine::errors::Error;
 use crate::site::resolve::SitePath;
 
 /// Where the output of one input goes.
-pub(super) enum Item {
+#[derive(Clone)]
+pub(crate) enum Item {
     Page {
         input: SitePath,
         output: SitePath,
@@ -26,7 +27,7 @@ pub(super) enum Item {
 
 impl Baker {
     /// Lists the inputs and decides what each becomes.
-    pub(super) fn plan(
+    pub(crate) fn plan(
         &self,
         opts: &BakeOptions,
         skip: &[SitePath],
@@ -87,7 +88,7 @@ impl Baker {
 /// Every output path must come from exactly one source: a baked page and a copied
 /// file (`page.shtml` and an old `page.html`), or the version file or client on a
 /// site file, are an error naming both, before anything is written.
-pub(super) fn check_collisions(items: &[Item], opts: &BakeOptions) -> Result<(), BakeError> {
+pub(crate) fn check_collisions(items: &[Item], opts: &BakeOptions) -> Result<(), BakeError> {
     let mut sources: std::collections::HashMap<&SitePath, String> =
         std::collections::HashMap::with_capacity(items.len());
     let mut clashes = Vec::new();
@@ -146,14 +147,14 @@ pub(super) fn globset(globs: &[String]) -> Result<GlobSet, BakeError> {
 }
 
 /// An option's output path (`/version.json` or `version.json`), root-relative.
-pub(super) fn output_path(p: &str) -> Result<SitePath, Error> {
+pub(crate) fn output_path(p: &str) -> Result<SitePath, Error> {
     SitePath::from_relative(p.as_bytes())
         .ok()
         .filter(|s| !s.as_bytes().is_empty())
         .ok_or_else(|| Error::OutsideRoot(p.to_string()))
 }
 
-pub(super) fn with_extension(path: &SitePath, ext: &str) -> SitePath {
+pub(crate) fn with_extension(path: &SitePath, ext: &str) -> SitePath {
     let bytes = path.as_bytes();
     let name_start = memchr::memrchr(b'/', bytes).map_or(0, |i| i + 1);
     let stem_end = memchr::memrchr(b'.', &bytes[name_start..])

@@ -158,7 +158,7 @@ pub(super) fn pretty(value: &serde_json::Value) -> String {
 }
 
 /// `{"buildId": "...", "builtAt": "..."}` followed by a newline.
-pub(super) fn version_json(report: &BakeReport) -> String {
+pub(crate) fn version_json(report: &BakeReport) -> String {
     let value = serde_json::json!({
         "buildId": report.build_id.clone().unwrap_or_default(),
         "builtAt": report.built_at.clone().unwrap_or_default(),
@@ -167,7 +167,7 @@ pub(super) fn version_json(report: &BakeReport) -> String {
 }
 
 /// The update-notice client for `--emit-client NAME` (the module for `.mjs`).
-pub(super) fn client_script(name: &str) -> &'static str {
+pub(crate) fn client_script(name: &str) -> &'static str {
     if name.ends_with(".mjs") {
         crate::bake::client::MODULE
     } else {

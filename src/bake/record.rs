@@ -15,10 +15,10 @@ use crate::engine::eval::Outcome;
 use crate::site::resolve::SitePath;
 
 /// What the build ID is made of: a 128-bit hash of one output's bytes (XXH3).
-pub(super) type Digest = [u8; 16];
+pub(crate) type Digest = [u8; 16];
 
 /// The identity hash of `bytes`.
-pub(super) fn content_digest(bytes: &[u8]) -> Digest {
+pub(crate) fn content_digest(bytes: &[u8]) -> Digest {
     xxhash_rust::xxh3::xxh3_128(bytes).to_le_bytes()
 }
 
@@ -110,7 +110,7 @@ fn unique(paths: impl IntoIterator<Item = SitePath>) -> Vec<SitePath> {
 }
 
 impl PageDeps {
-    pub(super) fn new(
+    pub(crate) fn new(
         page: &SitePath,
         output: &SitePath,
         outcome: &Outcome,
@@ -373,7 +373,7 @@ pub(super) struct Build {
 
 /// What the output held before this run (empty for a first bake).
 #[derive(Clone, Debug, Default)]
-pub(super) struct Previous {
+pub(crate) struct Previous {
     /// Newest first.
     pub(super) builds: Vec<Build>,
     /// Pages published with the build ID in them: output path to (digest as

@@ -38,19 +38,19 @@ impl Stamps {
 }
 
 /// A rendered page with what it used.
-pub(super) struct Baked {
-    pub(super) bytes: Vec<u8>,
+pub(crate) struct Baked {
+    pub(crate) bytes: Vec<u8>,
     pub(super) includes: usize,
     pub(super) stamped: Vec<SitePath>,
     /// `frev` targets and their revved paths.
     pub(super) revved: Vec<(SitePath, SitePath)>,
     /// The newest version time among the page and its inputs.
-    pub(super) newest: i64,
+    pub(crate) newest: i64,
 }
 
 impl Baked {
     /// The page's output and what it used, from a rendering without errors.
-    pub(super) fn from_outcome(
+    pub(crate) fn from_outcome(
         outcome: Outcome,
         cache: &Cache,
         fs: &dyn FileSystem,
@@ -75,7 +75,7 @@ impl Baked {
 impl Baker {
     /// The baker that renders pages with `BUILD_ID` and `BUILD_DATE` defined (and
     /// their reading recorded).
-    pub(super) fn with_build(&self, id: &[u8], date: &[u8]) -> Baker {
+    pub(crate) fn with_build(&self, id: &[u8], date: &[u8]) -> Baker {
         let mut baker = self.clone();
         let s = &mut baker.settings;
         s.defines.push((b"BUILD_ID".to_vec(), id.to_vec()));

@@ -38,8 +38,8 @@ const PLACEHOLDER_ID: &[u8] = b"0000000000000000";
 const PLACEHOLDER_DATE: &[u8] = b"1970-01-01T00:00:00Z";
 
 /// What a run produced besides the files in the sink.
-pub(super) struct Ran {
-    pub(super) report: BakeReport,
+pub(crate) struct Ran {
+    pub(crate) report: BakeReport,
     pub(super) stamps: Stamps,
     pub(super) cache: Cache,
     /// Digests of the pages written with the build ID in them (published and
@@ -98,7 +98,7 @@ impl PageRun {
 impl Baker {
     /// Carries out `items` into `sink`. `previous` is what the output held before
     /// (its build ID and time), so that an unchanged site keeps both.
-    pub(super) fn run(
+    pub(crate) fn run(
         &self,
         opts: &BakeOptions,
         items: &[Item],
@@ -108,13 +108,7 @@ impl Baker {
     ) -> Result<Ran, BakeError> {
         let start = Instant::now();
         let explicit = opts.build_id.clone();
-        let first = match &explicit {
-            Some(id) => self.with_build(
-                id.as_bytes(),
-                self.built_at(None, previous, id).0.as_bytes(),
-            ),
-            None => self.with_build(PLACEHOLDER_ID, PLACEHOLDER_DATE),
-        };
+        let first = self.first_pass(opts, previous);
         let cache = self.cache();
         let settings_files: Vec<SitePath> = items
             .iter()
@@ -484,6 +478,18 @@ impl Baker {
             built_at_unix,
             site_state,
         })
+    }
+
+    /// The baker of the first pass: the explicit build ID (`--build-id`) and its
+    /// time, or the placeholders until the ID is known.
+    pub(crate) fn first_pass(&self, opts: &BakeOptions, previous: &Previous) -> Baker {
+        match &opts.build_id {
+            Some(id) => self.with_build(
+                id.as_bytes(),
+                self.built_at(None, previous, id).0.as_bytes(),
+            ),
+            None => self.with_build(PLACEHOLDER_ID, PLACEHOLDER_DATE),
+        }
     }
 
     /// Renders one page for the first pass.

@@ -17,7 +17,7 @@ use crate::engine::templates::Cache;
 use crate::site::resolve::SitePath;
 
 /// Receives the output files of a bake.
-pub(super) trait Sink: Sync {
+pub(crate) trait Sink: Sync {
     fn page(&self, path: &SitePath, bytes: &[u8]) -> io::Result<()>;
     /// Writes a file of the record at `path`, its bytes written by `fill` as they
     /// are made (by default gathered, then written as a page).
@@ -69,7 +69,7 @@ pub(super) trait Sink: Sync {
 }
 
 /// What publishing one file saw.
-pub(super) type Copied = (Option<Digest>, Option<[u8; 16]>);
+pub(crate) type Copied = (Option<Digest>, Option<[u8; 16]>);
 
 /// The record of the output at `out`, if it has one.
 pub(super) fn read_record(out: &Path) -> Option<Vec<u8>> {
@@ -725,10 +725,10 @@ impl Sink for MemorySink {
 /// `--in-place`: pages are kept until every one succeeded (the caller writes
 /// them); every other file of the site is only hashed, for the build ID.
 #[derive(Default)]
-pub(super) struct InPlaceSink {
+pub(crate) struct InPlaceSink {
     /// Each page, its bytes and the time to give it.
     #[allow(clippy::type_complexity)]
-    pub(super) pages: Mutex<Vec<(SitePath, Vec<u8>, Option<i64>)>>,
+    pub(crate) pages: Mutex<Vec<(SitePath, Vec<u8>, Option<i64>)>>,
 }
 
 impl Sink for InPlaceSink {

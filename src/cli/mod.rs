@@ -76,6 +76,9 @@ enum Command {
     },
     /// Print the man page (roff), e.g. `ssibake man > ssibake.1`.
     Man,
+    /// Preview the site: every page as --out would write it, on 127.0.0.1, reloaded
+    /// in the browser when one of its inputs changes, errors shown in the page.
+    Serve(Box<ServeArgs>),
     /// Print the update-notice client script (classic script; `--module` for the ES module).
     Client {
         /// Print the ES module form.
@@ -84,14 +87,45 @@ enum Command {
     },
 }
 
+/// `ssibake serve`: the site's flags, and where to listen.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    site: SiteArgs,
+
+    /// The port to listen on (0: any free port).
+    #[arg(
+        help_heading = "Serving",
+        long,
+        default_value_t = 8000,
+        value_name = "N"
+    )]
+    port: u16,
+
+    /// The address to listen on. Anything but a loopback address makes the preview
+    /// (and every file of the site) reachable from other machines.
+    #[arg(
+        help_heading = "Serving",
+        long,
+        default_value = "127.0.0.1",
+        value_name = "HOST"
+    )]
+    host: String,
+
+    /// Open the site in the default browser once it is served.
+    #[arg(help_heading = "Serving", long)]
+    open: bool,
+}
+
 /// Bake Apache Server Side Includes into static HTML, byte-identical to Apache
 /// httpd 2.4 mod_include.
 ///
-/// Three ways to run:
+/// Four ways to run:
 ///
 ///   ssibake [OPTIONS] FILE...            render pages to standard output (or -o)
 ///   ssibake --root site --out dist       bake a whole tree into dist/
 ///   ssibake --in-place FILE...           rewrite pages where they are
+///   ssibake serve [--root DIR]           preview the site, reloading on change
 ///
 /// With an ssibake.toml at the root (see the README), `ssibake` alone bakes the
 /// tree it describes; flags override it.
@@ -121,9 +155,8 @@ pub struct Args {
     #[arg(help_heading = "Modes", value_name = "FILE")]
     files: Vec<PathBuf>,
 
-    /// The document root: `virtual="/x"` is looked up here.
-    #[arg(help_heading = "The site", short, long, value_name = "DIR")]
-    root: Option<PathBuf>,
+    #[command(flatten)]
+    site: SiteArgs,
 
     /// Bake every page under the root into DIR, with a copy of every other file.
     #[arg(help_heading = "Modes", long, value_name = "DIR", conflicts_with_all = ["in_place", "output"])]
@@ -143,6 +176,62 @@ pub struct Args {
     /// differs (the version file's builtAt is not a difference).
     #[arg(long, help_heading = "Modes")]
     check: bool,
+
+    /// Print the Apache settings in force for each FILE (is it parsed, its type,
+    /// SSI options, DirectoryIndex, time format, ...) and where each comes from,
+    /// then exit.
+    #[arg(long, help_heading = "Modes")]
+    explain: bool,
+
+    /// Write a JSON map of every stamped or revved file to its revved path
+    /// (gulp-rev's rev-manifest.json shape) at PATH after every page, and
+    /// hashes, sizes and times in PATH's .details.json beside it.
+    #[arg(help_heading = "Versions and the build", long, value_name = "PATH")]
+    manifest: Option<PathBuf>,
+
+    /// Give every published file its version time: each baked page the newest of
+    /// its inputs (the page, its includes, the files it stamps), each copied file
+    /// and revved copy its own, so every server sends the same Last-Modified and
+    /// ETag.
+    #[arg(long, help_heading = "Versions and the build")]
+    stable_mtimes: bool,
+
+    /// Keep the revved files (#frev) of the last N builds in the output, this one
+    /// included, so pages cached elsewhere still find them; older ones are pruned
+    /// [default: 3].
+    #[arg(help_heading = "Versions and the build", long, value_name = "N")]
+    keep_builds: Option<usize>,
+
+    /// Render every page and copy every file, even those the previous output and its
+    /// dependency record show unchanged.
+    #[arg(long, help_heading = "The site")]
+    full: bool,
+
+    /// Do not sync the new output to disk before swapping it in (faster, for scratch
+    /// bakes; a power loss may then leave empty files).
+    #[arg(long, help_heading = "Messages and runs")]
+    no_fsync: bool,
+
+    /// Write the output to FILE (atomically) instead of standard output; only with
+    /// one page.
+    #[arg(help_heading = "Modes", short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+impl std::ops::Deref for Args {
+    type Target = SiteArgs;
+    fn deref(&self) -> &SiteArgs {
+        &self.site
+    }
+}
+
+/// What every mode reads the site with: the root, what templates see, which files
+/// are pages, messages. `ssibake serve` takes the same.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The document root: `virtual="/x"` is looked up here.
+    #[arg(help_heading = "The site", short, long, value_name = "DIR")]
+    root: Option<PathBuf>,
 
     /// A variable for templates, NAME=VALUE (repeatable).
     #[arg(
@@ -179,12 +268,6 @@ pub struct Args {
     /// ServerAdmin). The site's .htaccess files are read in any case.
     #[arg(help_heading = "The site", long, value_name = "FILE")]
     apache_conf: Option<PathBuf>,
-
-    /// Print the Apache settings in force for each FILE (is it parsed, its type,
-    /// SSI options, DirectoryIndex, time format, ...) and where each comes from,
-    /// then exit.
-    #[arg(long, help_heading = "Modes")]
-    explain: bool,
 
     /// The local time zone for dates, as TZ would give it (`America/New_York`,
     /// `KST-9`); it wins over TZ [default: TZ, else UTC].
@@ -273,19 +356,6 @@ pub struct Args {
     #[arg(long, help_heading = "What templates see")]
     apache_only: bool,
 
-    /// Write a JSON map of every stamped or revved file to its revved path
-    /// (gulp-rev's rev-manifest.json shape) at PATH after every page, and
-    /// hashes, sizes and times in PATH's .details.json beside it.
-    #[arg(help_heading = "Versions and the build", long, value_name = "PATH")]
-    manifest: Option<PathBuf>,
-
-    /// Give every published file its version time: each baked page the newest of
-    /// its inputs (the page, its includes, the files it stamps), each copied file
-    /// and revved copy its own, so every server sends the same Last-Modified and
-    /// ETag.
-    #[arg(long, help_heading = "Versions and the build")]
-    stable_mtimes: bool,
-
     /// Publish partials (templates some page includes) as pages of their own too,
     /// as Apache would serve them; by default they are neither baked alone nor
     /// copied.
@@ -298,27 +368,6 @@ pub struct Args {
     /// drops.
     #[arg(long, help_heading = "Messages and runs")]
     deny_warnings: bool,
-
-    /// Keep the revved files (#frev) of the last N builds in the output, this one
-    /// included, so pages cached elsewhere still find them; older ones are pruned
-    /// [default: 3].
-    #[arg(help_heading = "Versions and the build", long, value_name = "N")]
-    keep_builds: Option<usize>,
-
-    /// Render every page and copy every file, even those the previous output and its
-    /// dependency record show unchanged.
-    #[arg(long, help_heading = "The site")]
-    full: bool,
-
-    /// Do not sync the new output to disk before swapping it in (faster, for scratch
-    /// bakes; a power loss may then leave empty files).
-    #[arg(long, help_heading = "Messages and runs")]
-    no_fsync: bool,
-
-    /// Write the output to FILE (atomically) instead of standard output; only with
-    /// one page.
-    #[arg(help_heading = "Modes", short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
 
     /// No progress bar.
     #[arg(help_heading = "Messages and runs", short, long)]
@@ -546,6 +595,337 @@ impl Reporter {
     }
 }
 
+/// How diagnostics are printed, from `--message-format`, `--color` and `-q`.
+fn reporter(site: &SiteArgs) -> Reporter {
+    let on = |terminal: bool| match site.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::env::var_os("NO_COLOR").is_none() && terminal,
+    };
+    Reporter {
+        format: site.message_format,
+        color: on(io::stderr().is_terminal()),
+        color_out: on(io::stdout().is_terminal()),
+        quiet: site.quiet,
+    }
+}
+
+/// A usage error (or a file that cannot be read) found while setting up.
+struct Failure {
+    exit: Exit,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            exit: Exit::Usage,
+            message: message.to_string(),
+        }
+    }
+
+    /// Prints the message as every usage error is printed.
+    fn report(self) -> Exit {
+        let _ = usage(&self.message);
+        self.exit
+    }
+}
+
+/// The engine and the bake's options from the flags and `ssibake.toml`.
+struct Setup {
+    root: PathBuf,
+    config: Config,
+    baker: Baker,
+    opts: BakeOptions,
+}
+
+/// Reads `ssibake.toml`, the environment's `TZ` and `SOURCE_DATE_EPOCH` and the
+/// flags into an engine and the bake's options: the same for every mode, and read
+/// again by `ssibake serve` after each change.
+fn setup(site: &SiteArgs) -> Result<Setup, Failure> {
+    let root = site.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let config = Config::load(&root)
+        .map_err(Failure::usage)?
+        .unwrap_or_default();
+
+    let tz = site.tz.clone().or_else(|| std::env::var("TZ").ok());
+    let zone = Zone::from_tz(tz.as_deref()).map_err(Failure::usage)?;
+    let on_error = site.on_error.or(config.on_error).unwrap_or(OnError::Fail);
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        // Empty means unset, as most tools read it.
+        Ok(sde) if sde.trim().is_empty() => None,
+        Ok(sde) => match sde.trim().parse::<i64>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                return Err(Failure::usage(format!(
+                    "SOURCE_DATE_EPOCH is not a number of seconds: `{sde}`"
+                )))
+            }
+        },
+        Err(_) => None,
+    };
+    let mtime_from = match site
+        .mtime_from
+        .or(config.mtime_from)
+        .unwrap_or(MtimeSource::Fs)
+    {
+        MtimeSource::Fs => MtimeFrom::Fs,
+        MtimeSource::Git => MtimeFrom::Git,
+        MtimeSource::Epoch => match source_date_epoch {
+            Some(t) => MtimeFrom::Epoch(t),
+            None => {
+                return Err(Failure::usage(
+                    "--mtime-from epoch needs SOURCE_DATE_EPOCH (Unix seconds)",
+                ))
+            }
+        },
+    };
+    let strict_git = site.strict_git || config.strict_git.unwrap_or(false);
+    if strict_git && mtime_from != MtimeFrom::Git {
+        return Err(Failure::usage(
+            "--strict-git only applies with --mtime-from git",
+        ));
+    }
+    let apache_version = match (site.apache_version, &config.apache_version) {
+        (Some(v), _) => v,
+        (None, Some(text)) => text
+            .parse()
+            .map_err(|e| Failure::usage(format!("ssibake.toml: apache-version: {e}")))?,
+        (None, None) => ApacheVersion::LATEST,
+    };
+    let mut builder = Baker::builder()
+        .root(&root)
+        .legacy_expr(site.legacy_expr || config.legacy_expr.unwrap_or(false))
+        .time_zone(zone)
+        .on_error(on_error)
+        .apache_only(site.apache_only || config.apache_only.unwrap_or(false))
+        .apache_version(apache_version)
+        .mtime_from(mtime_from)
+        .strict_git(strict_git);
+    if let Some(name) = site.server_name.as_ref().or(config.server_name.as_ref()) {
+        builder = builder.server_name(name);
+    }
+    if let Some(port) = site.server_port.or(config.server_port) {
+        builder = builder.server_port(port);
+    }
+    if let Some(admin) = site.server_admin.as_ref().or(config.server_admin.as_ref()) {
+        builder = builder.server_admin(admin);
+    }
+    if let Some(scheme) = site.scheme.or(config.scheme) {
+        builder = builder.https(scheme == Scheme::Https);
+    }
+    if let Some(t) = source_date_epoch {
+        builder = builder.now(t);
+    }
+    for (name, value) in &config.defines {
+        if !site
+            .defines
+            .iter()
+            .any(|d| d.split_once('=').is_some_and(|(n, _)| n == name))
+        {
+            builder = builder.define(name, value);
+        }
+    }
+    for d in &site.defines {
+        let Some((name, value)) = d.split_once('=') else {
+            return Err(Failure::usage(format!(
+                "--define expects NAME=VALUE, got `{d}`"
+            )));
+        };
+        builder = builder.define(name, value);
+    }
+    let template_exts = if site.template_exts.is_empty() {
+        config.template_ext.clone()
+    } else {
+        Some(site.template_exts.clone())
+    };
+    if let Some(exts) = template_exts {
+        builder = builder.template_extensions(exts);
+    }
+    if let Some(conf) = &site.apache_conf {
+        match std::fs::read(conf) {
+            Ok(text) => builder = builder.apache_conf(text, conf.display().to_string()),
+            Err(e) => {
+                return Err(Failure {
+                    exit: Exit::Io,
+                    message: format!("cannot read `{}`: {e}", conf.display()),
+                })
+            }
+        }
+    }
+    let baker = builder.build().map_err(Failure::usage)?;
+    let mut opts = BakeOptions::default();
+    let pages = if site.pages.is_empty() {
+        config.pages.clone()
+    } else {
+        Some(site.pages.clone())
+    };
+    if let Some(p) = pages {
+        opts = opts.with_pages(p);
+    }
+    let exclude = if site.exclude.is_empty() {
+        config.exclude.clone().unwrap_or_default()
+    } else {
+        site.exclude.clone()
+    };
+    opts = opts.with_exclude(exclude);
+    if site.keep_ext {
+        opts = opts.with_page_ext(None);
+    } else if let Some(ext) = site.page_ext.as_deref().or(config.page_ext.as_deref()) {
+        opts = opts.with_page_ext(if ext.is_empty() { None } else { Some(ext) });
+    }
+    opts = opts
+        .with_build_id(site.build_id.as_deref().or(config.build_id.as_deref()))
+        .with_version_file(
+            site.version_file
+                .as_deref()
+                .or(config.version_file.as_deref()),
+        )
+        .with_client(
+            site.emit_client
+                .as_deref()
+                .or(config.emit_client.as_deref()),
+        );
+
+    opts = opts
+        .with_publish_partials(site.publish_partials || config.publish_partials.unwrap_or(false))
+        .with_deny_warnings(site.deny_warnings || config.deny_warnings.unwrap_or(false));
+    Ok(Setup {
+        root,
+        config,
+        baker,
+        opts,
+    })
+}
+
+/// `ssibake serve`: the site loaded once (a usage error exits 2 before anything
+/// listens), then served until the process is stopped.
+fn serve(args: &ServeArgs) -> Exit {
+    use crate::serve::{Event, ServeOptions, Server};
+    let Setup {
+        root,
+        baker,
+        opts,
+        config,
+    } = match setup(&args.site) {
+        Ok(s) => s,
+        Err(f) => return f.report(),
+    };
+    // A bake's output inside the root (`out` in ssibake.toml) is not the site.
+    let out_of = |config: &Config, root: &Path| config.out.as_ref().map(|o| root.join(o));
+    let out = out_of(&config, &root);
+    if !is_loopback(&args.host, args.port) {
+        eprintln!(
+            "ssibake: warning: serving on {}, which other machines can reach: ssibake serve is \
+             a preview server; deploy the output of --out instead",
+            args.host
+        );
+    }
+    let site = args.site.clone();
+    let first = std::sync::Mutex::new(Some(crate::serve::Loaded {
+        baker,
+        options: opts,
+        out,
+    }));
+    let load: crate::serve::Load = Box::new(move || {
+        if let Some(loaded) = first.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Ok(loaded);
+        }
+        setup(&site)
+            .map(|s| crate::serve::Loaded {
+                out: out_of(&s.config, &s.root),
+                baker: s.baker,
+                options: s.opts,
+            })
+            .map_err(|f| f.message)
+    });
+    let reporter = reporter(&args.site);
+    let report: crate::serve::Report = Box::new(move |event| match event {
+        Event::Errors(t) | Event::Warnings(t) => reporter.template(t),
+        Event::Problem(m) => {
+            let _ = usage(m);
+        }
+        Event::Changed {
+            paths,
+            rendered,
+            reloaded,
+            elapsed,
+        } => {
+            if !reporter.quiet {
+                eprintln!(
+                    "ssibake: {paths} path{} changed: {rendered} page{} rendered, {reloaded} \
+                     open page{} reloaded ({} ms)",
+                    if paths == 1 { "" } else { "s" },
+                    if rendered == 1 { "" } else { "s" },
+                    if reloaded == 1 { "" } else { "s" },
+                    elapsed.as_millis()
+                );
+            }
+        }
+        Event::WatchFailed(e) => {
+            eprintln!("ssibake: warning: cannot watch the site ({e}): pages will not reload")
+        }
+    });
+    let options = ServeOptions {
+        host: args.host.clone(),
+        port: args.port,
+        also_watch: args.site.apache_conf.iter().cloned().collect(),
+        ..ServeOptions::default()
+    };
+    let options = match args.site.jobs {
+        Some(n) => ServeOptions {
+            workers: n.max(1),
+            ..options
+        },
+        None => options,
+    };
+    let server = match Server::bind(&root, &options, load, report) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let url = match server.local_addr() {
+        Ok(a) => format!("http://{a}/"),
+        Err(e) => return usage(e),
+    };
+    eprintln!(
+        "ssibake: serving {} at {url} (Ctrl-C to stop)",
+        root.display()
+    );
+    if args.open {
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
+        if let Err(e) = std::process::Command::new(opener)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            eprintln!("ssibake: warning: cannot open a browser with {opener}: {e}");
+        }
+    }
+    match server.run() {
+        Ok(()) => Exit::Success,
+        Err(e) => {
+            let _ = usage(format!("the server stopped: {e}"));
+            Exit::Io
+        }
+    }
+}
+
+/// Whether every address `host` names is a loopback address (an unknown name is
+/// refused later, by the bind).
+fn is_loopback(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => addrs.into_iter().all(|a| a.ip().is_loopback()),
+        Err(_) => true,
+    }
+}
+
 fn run(args: Args) -> Exit {
     JSON_MESSAGES.store(
         args.message_format == MessageFormat::Json,
@@ -565,6 +945,7 @@ fn run(args: Args) -> Exit {
             }
             return print_stdout(&out);
         }
+        Some(Command::Serve(serve_args)) => return serve(serve_args),
         Some(Command::Client { module }) => {
             let script = if *module {
                 crate::bake::client::MODULE
@@ -576,114 +957,14 @@ fn run(args: Args) -> Exit {
         None => {}
     }
 
-    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let config = match Config::load(&root) {
-        Ok(c) => c.unwrap_or_default(),
-        Err(e) => return usage(e),
-    };
-
-    let tz = args.tz.clone().or_else(|| std::env::var("TZ").ok());
-    let zone = match Zone::from_tz(tz.as_deref()) {
-        Ok(z) => z,
-        Err(e) => return usage(e),
-    };
-    let on_error = args.on_error.or(config.on_error).unwrap_or(OnError::Fail);
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        // Empty means unset, as most tools read it.
-        Ok(sde) if sde.trim().is_empty() => None,
-        Ok(sde) => match sde.trim().parse::<i64>() {
-            Ok(t) => Some(t),
-            Err(_) => {
-                return usage(format!(
-                    "SOURCE_DATE_EPOCH is not a number of seconds: `{sde}`"
-                ))
-            }
-        },
-        Err(_) => None,
-    };
-    let mtime_from = match args
-        .mtime_from
-        .or(config.mtime_from)
-        .unwrap_or(MtimeSource::Fs)
-    {
-        MtimeSource::Fs => MtimeFrom::Fs,
-        MtimeSource::Git => MtimeFrom::Git,
-        MtimeSource::Epoch => match source_date_epoch {
-            Some(t) => MtimeFrom::Epoch(t),
-            None => return usage("--mtime-from epoch needs SOURCE_DATE_EPOCH (Unix seconds)"),
-        },
-    };
-    let strict_git = args.strict_git || config.strict_git.unwrap_or(false);
-    if strict_git && mtime_from != MtimeFrom::Git {
-        return usage("--strict-git only applies with --mtime-from git");
-    }
-    let apache_version = match (args.apache_version, &config.apache_version) {
-        (Some(v), _) => v,
-        (None, Some(text)) => match text.parse() {
-            Ok(v) => v,
-            Err(e) => return usage(format!("ssibake.toml: apache-version: {e}")),
-        },
-        (None, None) => ApacheVersion::LATEST,
-    };
-    let mut builder = Baker::builder()
-        .root(&root)
-        .legacy_expr(args.legacy_expr || config.legacy_expr.unwrap_or(false))
-        .time_zone(zone)
-        .on_error(on_error)
-        .apache_only(args.apache_only || config.apache_only.unwrap_or(false))
-        .apache_version(apache_version)
-        .mtime_from(mtime_from)
-        .strict_git(strict_git);
-    if let Some(name) = args.server_name.as_ref().or(config.server_name.as_ref()) {
-        builder = builder.server_name(name);
-    }
-    if let Some(port) = args.server_port.or(config.server_port) {
-        builder = builder.server_port(port);
-    }
-    if let Some(admin) = args.server_admin.as_ref().or(config.server_admin.as_ref()) {
-        builder = builder.server_admin(admin);
-    }
-    if let Some(scheme) = args.scheme.or(config.scheme) {
-        builder = builder.https(scheme == Scheme::Https);
-    }
-    if let Some(t) = source_date_epoch {
-        builder = builder.now(t);
-    }
-    for (name, value) in &config.defines {
-        if !args
-            .defines
-            .iter()
-            .any(|d| d.split_once('=').is_some_and(|(n, _)| n == name))
-        {
-            builder = builder.define(name, value);
-        }
-    }
-    for d in &args.defines {
-        let Some((name, value)) = d.split_once('=') else {
-            return usage(format!("--define expects NAME=VALUE, got `{d}`"));
-        };
-        builder = builder.define(name, value);
-    }
-    let template_exts = if args.template_exts.is_empty() {
-        config.template_ext.clone()
-    } else {
-        Some(args.template_exts.clone())
-    };
-    if let Some(exts) = template_exts {
-        builder = builder.template_extensions(exts);
-    }
-    if let Some(conf) = &args.apache_conf {
-        match std::fs::read(conf) {
-            Ok(text) => builder = builder.apache_conf(text, conf.display().to_string()),
-            Err(e) => {
-                let _ = usage(format!("cannot read `{}`: {e}", conf.display()));
-                return Exit::Io;
-            }
-        }
-    }
-    let baker = match builder.build() {
-        Ok(b) => b,
-        Err(e) => return usage(e),
+    let Setup {
+        root,
+        config,
+        baker,
+        mut opts,
+    } = match setup(&args.site) {
+        Ok(s) => s,
+        Err(f) => return f.report(),
     };
     if args.explain {
         if args.files.is_empty() {
@@ -698,54 +979,7 @@ fn run(args: Args) -> Exit {
         }
         return Exit::Success;
     }
-    let color = match args.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal(),
-    };
-    let reporter = Reporter {
-        format: args.message_format,
-        color,
-        color_out: match args.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal(),
-        },
-        quiet: args.quiet,
-    };
-
-    let mut opts = BakeOptions::default();
-    let pages = if args.pages.is_empty() {
-        config.pages.clone()
-    } else {
-        Some(args.pages.clone())
-    };
-    if let Some(p) = pages {
-        opts = opts.with_pages(p);
-    }
-    let exclude = if args.exclude.is_empty() {
-        config.exclude.clone().unwrap_or_default()
-    } else {
-        args.exclude.clone()
-    };
-    opts = opts.with_exclude(exclude);
-    if args.keep_ext {
-        opts = opts.with_page_ext(None);
-    } else if let Some(ext) = args.page_ext.as_deref().or(config.page_ext.as_deref()) {
-        opts = opts.with_page_ext(if ext.is_empty() { None } else { Some(ext) });
-    }
-    opts = opts
-        .with_build_id(args.build_id.as_deref().or(config.build_id.as_deref()))
-        .with_version_file(
-            args.version_file
-                .as_deref()
-                .or(config.version_file.as_deref()),
-        )
-        .with_client(
-            args.emit_client
-                .as_deref()
-                .or(config.emit_client.as_deref()),
-        );
+    let reporter = reporter(&args.site);
 
     let manifest = args
         .manifest
@@ -757,9 +991,7 @@ fn run(args: Args) -> Exit {
         .with_stable_mtimes(stable_mtimes)
         .with_force(args.force)
         .with_full(args.full)
-        .with_fsync(!args.no_fsync)
-        .with_publish_partials(args.publish_partials || config.publish_partials.unwrap_or(false))
-        .with_deny_warnings(args.deny_warnings || config.deny_warnings.unwrap_or(false));
+        .with_fsync(!args.no_fsync);
     if let Some(n) = args.keep_builds.or(config.keep_builds) {
         if n == 0 {
             return usage("--keep-builds must be at least 1 (this build)");
