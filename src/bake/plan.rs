@@ -25,6 +25,17 @@ pub(crate) enum Item {
     },
 }
 
+/// The `.htaccess` files among `items`: the settings every page's record names.
+pub(crate) fn settings_files(items: &[Item]) -> Vec<SitePath> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Asset(p) if p.file_name() == b".htaccess" => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Baker {
     /// Lists the inputs and decides what each becomes.
     pub(crate) fn plan(

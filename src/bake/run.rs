@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::incremental::Incremental;
 use super::options::BakeOptions;
-use super::plan::{output_path, Item};
+use super::plan::{output_path, settings_files, Item};
 use super::record::{content_digest, Digest, PageDeps, Previous, SiteState};
 use super::render::{Baked, Stamps};
 use super::report::{io_err, write_err, BakeError, BakeReport};
@@ -110,13 +110,7 @@ impl Baker {
         let explicit = opts.build_id.clone();
         let first = self.first_pass(opts, previous);
         let cache = self.cache();
-        let settings_files: Vec<SitePath> = items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Asset(p) if p.file_name() == b".htaccess" => Some(p.clone()),
-                _ => None,
-            })
-            .collect();
+        let settings_files = settings_files(items);
         let fingerprint = self.fingerprint(opts);
         let htaccess: Vec<(String, Option<[u8; 16]>)> = settings_files
             .iter()

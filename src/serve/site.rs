@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use rayon::prelude::*;
 
 use super::Loaded;
-use crate::bake::plan::{check_collisions, output_path, Item};
+use crate::bake::plan::{check_collisions, output_path, settings_files, Item};
 use crate::bake::publish::{client_script, version_json};
 use crate::bake::record::{content_digest, PageDeps, Previous};
 use crate::bake::render::Baked;
@@ -168,13 +168,7 @@ impl Snapshot {
             },
         };
         let first = base.first_pass(&opts, &Previous::default());
-        let settings_files: Vec<SitePath> = items
-            .iter()
-            .filter_map(|i| match i {
-                Item::Asset(p) if p.file_name() == b".htaccess" => Some(p.clone()),
-                _ => None,
-            })
-            .collect();
+        let settings_files = settings_files(&items);
         let page_items: Vec<(&SitePath, &SitePath)> = items
             .iter()
             .filter_map(|i| match i {
