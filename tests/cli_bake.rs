@@ -1735,3 +1735,22 @@ fn apache_version_flag_and_key() {
         r.stderr
     );
 }
+
+/// A subcommand written after the options (`ssibake --root site serve`) is not taken
+/// as a page named `serve`: a usage error says where it goes, unless such a file
+/// exists, which is then rendered as before.
+#[test]
+fn a_subcommand_after_the_options_says_where_it_goes() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(&tmp.path().join("site"), "a.shtml", "a");
+    let r = run_expect(ssibake(tmp.path()).args(["--root", "site", "serve"]), 2);
+    assert!(
+        r.stderr
+            .contains("`serve` is a subcommand: write it right after `ssibake`"),
+        "{}",
+        r.stderr
+    );
+    write(tmp.path(), "serve", "<!--#echo var=\"DOCUMENT_NAME\" -->");
+    let r = run_expect(ssibake(tmp.path()).args(["--root", ".", "serve"]), 0);
+    assert_eq!(r.stdout_text(), "serve");
+}

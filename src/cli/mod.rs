@@ -957,6 +957,18 @@ fn run(args: Args) -> Exit {
         None => {}
     }
 
+    // `ssibake --root site serve`: clap takes a subcommand only before the options,
+    // so `serve` here would be a page named `serve`. Unless such a file exists, say
+    // what was meant.
+    if let Some(word) = args.files.first().and_then(|f| f.to_str()) {
+        let sub = ["serve", "man", "completions", "client"].contains(&word);
+        if sub && !args.files[0].exists() {
+            return usage(format!(
+                "`{word}` is a subcommand: write it right after `ssibake` \
+                 (`ssibake {word} --root site ...`)"
+            ));
+        }
+    }
     let Setup {
         root,
         config,
