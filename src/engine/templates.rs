@@ -198,7 +198,7 @@ impl Cache {
         if let Some(done) = self.parsed.peek(path) {
             return done;
         }
-        let bytes: Arc<[u8]> = fs.read(path).map_err(IoFailure::from)?.into();
+        let bytes: Arc<[u8]> = self.files.read_and_stamp(fs, path)?.into();
         Ok(Arc::new(self.parse(fs, path, bytes)))
     }
 
@@ -226,7 +226,7 @@ impl Cache {
     ) -> Result<Arc<Parsed>, IoFailure> {
         self.parsed.get_or_init(path, || {
             // Not through `bytes`: the parse keeps them.
-            let bytes: Arc<[u8]> = fs.read(path).map_err(IoFailure::from)?.into();
+            let bytes: Arc<[u8]> = self.files.read_and_stamp(fs, path)?.into();
             Ok(Arc::new(self.parse(fs, path, bytes)))
         })
     }

@@ -129,6 +129,21 @@ impl FileCache {
         self.stamps.get_or_init(path, || fs.stamp(path).ok())
     }
 
+    /// Reads the file (never kept here: see `bytes`) and keeps the change stamp of
+    /// the very bytes read, so the record's stamp of a page costs no further
+    /// `open`, `stat` and `close`.
+    pub(crate) fn read_and_stamp(
+        &self,
+        fs: &dyn FileSystem,
+        path: &SitePath,
+    ) -> Result<Vec<u8>, IoFailure> {
+        let (bytes, stamp) = fs.read_stamped(path).map_err(IoFailure::from)?;
+        if let Some(stamp) = stamp {
+            self.stamps.get_or_init(path, || Some(stamp));
+        }
+        Ok(bytes)
+    }
+
     pub(crate) fn bytes(
         &self,
         fs: &dyn FileSystem,

@@ -30,6 +30,14 @@ pub trait FileSystem: Send + Sync {
     /// The whole content of the file at `path`.
     fn read(&self, path: &SitePath) -> io::Result<Vec<u8>>;
 
+    /// [`read`](Self::read), and the file's [`stamp`](Self::stamp) when the back end
+    /// has it at no extra cost: on disk both come from the one open file (the stamp
+    /// then describes the bytes read, and costs no further `open`/`stat`/`close`);
+    /// elsewhere `None`, and the stamp is asked for when it is needed.
+    fn read_stamped(&self, path: &SitePath) -> io::Result<(Vec<u8>, Option<[u8; 16]>)> {
+        Ok((self.read(path)?, None))
+    }
+
     /// The permission bits (`st_mode & 0o7777`) of the file at `path`, for XBitHack.
     /// A trait method with a default rather than a `Metadata` field, so that code
     /// building `Metadata` by hand keeps compiling: back ends that know no modes
@@ -160,6 +168,42 @@ struct Stat {
 }
 
 impl DiskFs {
+    /// The bytes of the regular file at `path` and the `fstat` of the descriptor
+    /// they were read from. A FIFO would block the open itself, a device never end:
+    /// open without blocking, look at what was opened, and read only a regular
+    /// file, no larger than a page may be.
+    fn read_with_metadata(&self, path: &SitePath) -> io::Result<(Vec<u8>, std::fs::Metadata)> {
+        use std::io::Read as _;
+        let mut file = self.open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other(format!(
+                "`{}` is not a regular file (a directory, FIFO, socket or device): \
+                 only regular files are read",
+                path.display()
+            )));
+        }
+        if meta.len() > MAX_FILE {
+            return Err(io::Error::other(format!(
+                "`{}` is {} MiB, past the {} MiB a file may have",
+                path.display(),
+                meta.len() >> 20,
+                MAX_FILE >> 20
+            )));
+        }
+        // One byte more than the size, so the end is seen without another call.
+        let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+        file.by_ref().take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_FILE {
+            return Err(io::Error::other(format!(
+                "`{}` grew past the {} MiB a file may have while it was read",
+                path.display(),
+                MAX_FILE >> 20
+            )));
+        }
+        Ok((bytes, meta))
+    }
+
     /// A file system rooted at `root`, which must exist.
     pub fn new(root: impl AsRef<Path>) -> io::Result<DiskFs> {
         let root = root.as_ref().canonicalize()?;
@@ -358,38 +402,12 @@ impl FileSystem for DiskFs {
     }
 
     fn read(&self, path: &SitePath) -> io::Result<Vec<u8>> {
-        use std::io::Read as _;
-        // A FIFO would block the open itself, a device never end: open without
-        // blocking, look at what was opened, and read only a regular file, no larger
-        // than a page may be.
-        let mut file = self.open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other(format!(
-                "`{}` is not a regular file (a directory, FIFO, socket or device): \
-                 only regular files are read",
-                path.display()
-            )));
-        }
-        if meta.len() > MAX_FILE {
-            return Err(io::Error::other(format!(
-                "`{}` is {} MiB, past the {} MiB a file may have",
-                path.display(),
-                meta.len() >> 20,
-                MAX_FILE >> 20
-            )));
-        }
-        // One byte more than the size, so the end is seen without another call.
-        let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-        file.by_ref().take(MAX_FILE + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_FILE {
-            return Err(io::Error::other(format!(
-                "`{}` grew past the {} MiB a file may have while it was read",
-                path.display(),
-                MAX_FILE >> 20
-            )));
-        }
-        Ok(bytes)
+        self.read_with_metadata(path).map(|(bytes, _)| bytes)
+    }
+
+    fn read_stamped(&self, path: &SitePath) -> io::Result<(Vec<u8>, Option<[u8; 16]>)> {
+        let (bytes, meta) = self.read_with_metadata(path)?;
+        Ok((bytes, Some(stamp_of(&meta))))
     }
 
     fn mode(&self, path: &SitePath) -> io::Result<u32> {
